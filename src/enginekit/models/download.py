@@ -1,0 +1,233 @@
+"""Downloading a whole model into `external_models/<name>/`, atomically, verified and locked.
+
+Files are fetched into a staging directory `external_models/.enginekit/staging/<name>/` (same
+filesystem as the destination), each checked against its declared size and sha256, the record is
+written, and then the directory is renamed into place in one step. The inter-process lock only saves
+bandwidth (N processes download once); the rename is what makes a half model impossible to see.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from filelock import FileLock, Timeout
+
+from ..errors import (
+    ChecksumMismatch,
+    DownloadError,
+    LockTimeout,
+    OfflineError,
+    StoreNotWritable,
+)
+from ..settings import StoreSettings
+from .integrity import fsync_directory, sha256_of
+from .progress import ProgressCallback, ProgressEvent
+from .records import FileRecord, ModelRecord, write_record
+from .sources import FileTask, ModelSource
+from .transfer import ByteCallback, FileTransfer, part_path
+
+__all__ = ["STATE_DIR", "Downloader"]
+
+logger = logging.getLogger(__name__)
+
+STATE_DIR = ".enginekit"
+_LOCK_NOTICE_AFTER_S = 1.0
+
+
+class Downloader:
+    """Downloads models into one external_models/ directory; one instance per store."""
+
+    def __init__(
+        self,
+        external_dir: Path,
+        settings: StoreSettings,
+        client: httpx.Client | None = None,
+    ) -> None:
+        self.external_dir = external_dir
+        self.settings = settings
+        self._client = client
+        self._inflight: dict[str, Future[Path]] = {}
+        self._inflight_guard = threading.Lock()
+
+    @property
+    def state_dir(self) -> Path:
+        return self.external_dir / STATE_DIR
+
+    def record_path(self, name: str) -> Path:
+        return self.state_dir / f"{name}.json"
+
+    def staging_dir(self, name: str) -> Path:
+        return self.state_dir / "staging" / name
+
+    def lock_path(self, name: str) -> Path:
+        return self.state_dir / "locks" / f"{name}.lock"
+
+    def download(
+        self, name: str, source: ModelSource, progress: ProgressCallback | None = None
+    ) -> Path:
+        """Make `external_models/<name>` exist; concurrent callers in this process share one run."""
+        with self._inflight_guard:
+            shared = self._inflight.get(name)
+            if shared is None:
+                owner: Future[Path] = Future()
+                self._inflight[name] = owner
+        if shared is not None:
+            logger.info("Waiting for the download of %s already running in this process", name)
+            return shared.result()
+        try:
+            owner.set_result(self._download_locked(name, source, progress))
+        except BaseException as exc:
+            owner.set_exception(exc)
+        finally:
+            with self._inflight_guard:
+                del self._inflight[name]
+        return owner.result()
+
+    def _download_locked(
+        self, name: str, source: ModelSource, progress: ProgressCallback | None
+    ) -> Path:
+        final = self.external_dir / name
+        tasks = source.tasks(self.settings)
+        if self.settings.offline and any(task.remote for task in tasks):
+            raise OfflineError(
+                f"Cannot download {name}: offline mode (ENGINEKIT_OFFLINE=1) forbids network "
+                "fetches; local models keep working"
+            )
+        self._prepare_state_dir(name)
+        with self._model_lock(name):
+            if os.path.lexists(final):
+                logger.info("%s appeared while waiting for the lock; not downloading", name)
+                return final
+            self._fetch_all(name, source, tasks, progress)
+            os.replace(self.staging_dir(name), final)
+            fsync_directory(self.external_dir)
+        logger.info("Downloaded %s into %s", name, final)
+        return final
+
+    def _prepare_state_dir(self, name: str) -> None:
+        try:
+            self.lock_path(name).parent.mkdir(parents=True, exist_ok=True)
+            self.staging_dir(name).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise StoreNotWritable(
+                    f"Cannot download {name}: {self.external_dir} is not writable "
+                    f"({exc.strerror}). Mount it read-write, or place the model there yourself."
+                ) from exc
+            raise
+
+    @contextmanager
+    def _model_lock(self, name: str) -> Iterator[None]:
+        lock = FileLock(str(self.lock_path(name)))
+        try:
+            lock.acquire(timeout=_LOCK_NOTICE_AFTER_S)
+        except Timeout:
+            logger.warning("Another process is downloading %s; waiting for it to finish", name)
+            try:
+                lock.acquire(timeout=self.settings.lock_timeout_s)
+            except Timeout:
+                raise LockTimeout(
+                    f"Gave up waiting {self.settings.lock_timeout_s:.0f}s for the lock on {name} "
+                    f"({self.lock_path(name)})"
+                ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _fetch_all(
+        self,
+        name: str,
+        source: ModelSource,
+        tasks: list[FileTask],
+        progress: ProgressCallback | None,
+    ) -> None:
+        staging = self.staging_dir(name)
+        sizes = [task.size for task in tasks]
+        total = sum(s for s in sizes if s is not None) if None not in sizes else None
+        finished = 0
+        records: list[FileRecord] = []
+        with self._http_client() as client:
+            transfer = FileTransfer(client, self.settings)
+            for task in tasks:
+                destination = staging / task.relpath
+                destination.parent.mkdir(parents=True, exist_ok=True)
+
+                def report(
+                    done: int, file_total: int | None, task: FileTask = task, before: int = finished
+                ) -> None:
+                    if progress is not None:
+                        progress(
+                            ProgressEvent(
+                                name,
+                                "downloading",
+                                task.relpath,
+                                done,
+                                file_total,
+                                before + done,
+                                total,
+                            )
+                        )
+
+                digest = _complete_digest(destination, task) or _fetch_verified(
+                    transfer, task, destination, report
+                )
+                size = destination.stat().st_size
+                records.append(
+                    FileRecord(path=task.relpath, size=size, sha256=digest, url=task.url)
+                )
+                finished += size
+        write_record(
+            self.record_path(name), ModelRecord(name=name, source=source.url, files=records)
+        )
+
+    @contextmanager
+    def _http_client(self) -> Iterator[httpx.Client]:
+        if self._client is not None:
+            yield self._client
+            return
+        timeout = httpx.Timeout(
+            self.settings.read_timeout_s, connect=self.settings.connect_timeout_s
+        )
+        with httpx.Client(follow_redirects=True, timeout=timeout) as client:
+            yield client
+
+
+def _complete_digest(destination: Path, task: FileTask) -> str | None:
+    """A file finished by an earlier, interrupted run: reuse it if it still checks out."""
+    if not destination.is_file():
+        return None
+    digest = sha256_of(destination)
+    if task.sha256 and digest != task.sha256:
+        destination.unlink()
+        return None
+    return digest
+
+
+def _fetch_verified(
+    transfer: FileTransfer,
+    task: FileTask,
+    destination: Path,
+    report: ByteCallback,
+) -> str:
+    digest = transfer.fetch(task, destination, report)
+    part = part_path(destination)
+    size = part.stat().st_size
+    if task.size is not None and size != task.size:
+        part.unlink()
+        raise DownloadError(
+            f"Size mismatch for {task.relpath}: expected {task.size} bytes, got {size}"
+        )
+    if task.sha256 and digest != task.sha256:
+        part.unlink()
+        raise ChecksumMismatch(task.relpath, task.sha256, digest)
+    os.replace(part, destination)
+    return digest
