@@ -61,12 +61,30 @@ warn() {
     printf '[entrypoint] WARNING: %s\n' "$*" >&2
 }
 # show NAME: sets $shown to NAME, shell-quoted if it has control characters
-# (e.g. a newline) so one log line stays one line.
+# (e.g. a newline) so that one log line stays one line.
 show() {
     if [[ $1 == *[[:cntrl:]]* ]]; then
         printf -v shown '%q' "$1"
     else
         shown=$1
+    fi
+}
+# log_names FORMAT NAME...: one info line per NAME, printed with one builtin
+# printf call unless some name needs quoting. FORMAT is always a literal of
+# this script with a single %s.
+log_names() {
+    local format=$1 name
+    shift
+    ((quiet || $# == 0)) && return 0
+    if [[ $* == *[[:cntrl:]]* ]]; then
+        for name; do
+            show "$name"
+            # shellcheck disable=SC2059 # literal format, see above
+            printf "$format" "$shown"
+        done
+    else
+        # shellcheck disable=SC2059 # literal format, see above
+        printf "$format" "$@"
     fi
 }
 
@@ -78,7 +96,7 @@ if [[ ! -d $EXTERNAL_DIR ]]; then
 else
     # Relative link prefix when both directories share a parent, unless
     # MODELS_DIR is itself a symlink (the kernel would resolve ".." from its
-    # real location) or ends in "." / "..".
+    # real location) or either ends in "." / "..".
     models_base=${MODELS_DIR##*/}
     external_base=${EXTERNAL_DIR##*/}
     if [[ ${MODELS_DIR%/*} == "${EXTERNAL_DIR%/*}" && ! -L $MODELS_DIR &&
@@ -90,76 +108,78 @@ else
     fi
     debug "Link target prefix: $prefix"
 
-    new_names=()   # names to link
-    targets=()     # their link targets (ln -t names each link by basename)
-    dangling=()    # MODELS_DIR paths of dangling links to replace first
+    kept=()     # baked-in entries that shadow an external one
+    replaced=() # names whose dangling link in MODELS_DIR gets replaced
+    fresh=()    # names that get a new link
+    targets=()  # link targets of replaced + fresh (ln -t names links by basename)
+    skip=$((${#EXTERNAL_DIR} + 1)) # strips "$EXTERNAL_DIR/" (cheaper than ##*/)
     for item in "$EXTERNAL_DIR"/*; do
-        name=${item##*/}
+        name=${item:skip}
         [[ $name == .* || $name == "lost+found" ]] && continue
-        show "$name"
         if [[ ! -e $item ]]; then
+            show "$name"
             warn "Skipping dangling external entry: $shown"
             continue
         fi
         link=$MODELS_DIR/$name
         if [[ -e $link ]]; then
-            if [[ -L $link ]]; then
-                debug "Already linked: $shown"
-            else
-                info "Kept baked-in: $shown"
-            fi
+            # Baked-in entry, or a live link (earlier run / user): keep it.
+            [[ -L $link ]] || kept+=("$name")
             continue
+        elif [[ -L $link ]]; then
+            replaced+=("$name")
+        else
+            fresh+=("$name")
         fi
-        [[ -L $link ]] && dangling+=("$link")
-        new_names+=("$name")
         targets+=("$prefix/$name")
     done
+    log_names '[entrypoint] Kept baked-in: %s\n' "${kept[@]}"
 
-    if ((${#dangling[@]})); then
-        printf '%s\0' "${dangling[@]}" | xargs -0 rm -f -- ||
-            warn "Could not remove some dangling links"
+    if ((${#replaced[@]})); then
+        for name in "${replaced[@]}"; do
+            printf '%s\0' "$MODELS_DIR/$name"
+        done | xargs -0 rm -f -- || warn "Could not remove some dangling links"
     fi
     if ((${#targets[@]})); then
-        printf '%s\0' "${targets[@]}" | xargs -0 ln -s -t "$MODELS_DIR" -- ||
+        if printf '%s\0' "${targets[@]}" | xargs -0 ln -s -t "$MODELS_DIR" --; then
+            log_names '[entrypoint] Replaced dangling link: %s\n' "${replaced[@]}"
+            log_names '[entrypoint] Linked: %s\n' "${fresh[@]}"
+        else
             warn "Could not create some links"
-        declare -A was_dangling=()
-        for link in "${dangling[@]}"; do
-            was_dangling[$link]=1
-        done
-        for name in "${new_names[@]}"; do
-            link=$MODELS_DIR/$name
-            show "$name"
-            if [[ ! -L $link ]]; then
-                warn "Failed to link: $shown"
-            elif [[ -n ${was_dangling[$link]:-} ]]; then
-                info "Replaced dangling link: $shown"
-            else
-                info "Linked: $shown"
-            fi
-        done
+            i=0
+            for name in "${replaced[@]}" "${fresh[@]}"; do
+                show "$name"
+                if [[ ! -e $MODELS_DIR/$name ]]; then
+                    warn "Failed to link: $shown"
+                elif ((i < ${#replaced[@]})); then
+                    info "Replaced dangling link: $shown"
+                else
+                    info "Linked: $shown"
+                fi
+                i=$((i + 1))
+            done
+        fi
     fi
 fi
 
-# Summary: models that are actually reachable under MODELS_DIR.
-available=()
+# Summary: visible entries of MODELS_DIR that resolve (dangling links that
+# were left alone are reported, not counted).
+count=0
+listed=()
+skip=$((${#MODELS_DIR} + 1))
 for item in "$MODELS_DIR"/*; do
-    name=${item##*/}
+    name=${item:skip}
     [[ $name == .* || $name == "lost+found" ]] && continue
     if [[ -e $item ]]; then
-        available+=("$name")
+        ((++count <= 50)) && listed+=("$name")
     else
         show "$name"
         warn "Dangling link left untouched: $shown"
     fi
 done
-info "${#available[@]} models available in $MODELS_DIR"
-if ((!quiet)); then
-    for name in "${available[@]:0:50}"; do
-        show "$name"
-        printf '[entrypoint]   %s\n' "$shown"
-    done
-    ((${#available[@]} <= 50)) || printf '[entrypoint]   ...\n'
-fi
+info "$count models available in $MODELS_DIR"
+log_names '[entrypoint]   %s\n' "${listed[@]}"
+((quiet || count <= 50)) || printf '[entrypoint]   ...\n'
 
 if (($#)); then
     exec "$@"

@@ -151,43 +151,23 @@ class Downloader:
         progress: ProgressCallback | None,
     ) -> None:
         staging = self.staging_dir(name)
-        sizes = [task.size for task in tasks]
-        total = sum(s for s in sizes if s is not None) if None not in sizes else None
-        finished = 0
+        tracker = _Tracker(name, progress, tasks)
         records: list[FileRecord] = []
         with self._http_client() as client:
             transfer = FileTransfer(client, self.settings)
             for task in tasks:
                 destination = staging / task.relpath
                 destination.parent.mkdir(parents=True, exist_ok=True)
-
-                def report(
-                    done: int, file_total: int | None, task: FileTask = task, before: int = finished
-                ) -> None:
-                    if progress is not None:
-                        progress(
-                            ProgressEvent(
-                                name,
-                                "downloading",
-                                task.relpath,
-                                done,
-                                file_total,
-                                before + done,
-                                total,
-                            )
-                        )
-
                 digest = _complete_digest(destination, task) or _fetch_verified(
-                    transfer, task, destination, report
+                    transfer, task, destination, tracker.for_file(task.relpath)
                 )
                 size = destination.stat().st_size
                 records.append(
                     FileRecord(path=task.relpath, size=size, sha256=digest, url=task.url)
                 )
-                finished += size
-        write_record(
-            self.record_path(name), ModelRecord(name=name, source=source.url, files=records)
-        )
+                tracker.finished += size
+        record = ModelRecord(name=name, source=source.url, files=records)
+        write_record(self.record_path(name), record)
 
     @contextmanager
     def _http_client(self) -> Iterator[httpx.Client]:
@@ -199,6 +179,35 @@ class Downloader:
         )
         with httpx.Client(follow_redirects=True, timeout=timeout) as client:
             yield client
+
+
+class _Tracker:
+    """Turns per-file byte counts into whole-model progress events."""
+
+    def __init__(self, model: str, callback: ProgressCallback | None, tasks: list[FileTask]):
+        self.model = model
+        self.callback = callback
+        sizes = [task.size for task in tasks]
+        self.total = None if None in sizes else sum(s for s in sizes if s is not None)
+        self.single_file = len(tasks) == 1
+        self.finished = 0
+
+    def for_file(self, relpath: str) -> ByteCallback:
+        before = self.finished
+
+        def report(done: int, file_total: int | None) -> None:
+            if self.callback is None:
+                return
+            total = self.total
+            if total is None and self.single_file:
+                total = file_total
+            self.callback(
+                ProgressEvent(
+                    self.model, "downloading", relpath, done, file_total, before + done, total
+                )
+            )
+
+        return report
 
 
 def _complete_digest(destination: Path, task: FileTask) -> str | None:

@@ -40,7 +40,8 @@ def link_text(models_dir: Path, external_dir: Path, name: str) -> str:
 
     The shell entrypoint applies the same rule, so both produce identical trees.
     """
-    if models_dir.parent == external_dir.parent:
+    # A symlinked models/ would make the kernel resolve ".." from its real location.
+    if models_dir.parent == external_dir.parent and not models_dir.is_symlink():
         return f"../{external_dir.name}/{name}"
     return str(external_dir / name)
 

@@ -198,7 +198,8 @@ def _remote(f: SourceFile, url: str, headers: dict[str, str] | None = None) -> F
 
 
 def _local(f: SourceFile, path: Path) -> FileTask:
-    return FileTask(f.path, local=path, sha256=f.sha256, size=f.size)
+    size = f.size if f.size is not None or not path.is_file() else path.stat().st_size
+    return FileTask(f.path, local=path, sha256=f.sha256, size=size)
 
 
 _HANDLERS: dict[str, Callable[[ModelSource, StoreSettings], list[FileTask]]] = {

@@ -135,7 +135,10 @@ class ModelStore:
             return []
         with os.scandir(self.external_dir) as entries:
             names = sorted(e.name for e in entries if is_visible_name(e.name))
-        return [self._link_one(name) for name in names]
+        live = [name for name in names if (self.external_dir / name).exists()]
+        for name in sorted(set(names) - set(live)):
+            logger.warning("Skipping dangling external entry %s", name)
+        return [self._link_one(name) for name in live]
 
     def _link_one(self, name: str) -> LinkAction:
         link_path = self.models_dir / name

@@ -1,0 +1,56 @@
+"""The `enginekit` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import EnginekitError
+from ..logs import InvalidLogLevel, configure_logging, level_from_env
+from . import models
+
+__all__ = ["main"]
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="enginekit",
+        description="Speech engines with one model-management pattern.",
+    )
+    parser.add_argument("--version", action="version", version=f"enginekit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    models.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        level = level_from_env(default="WARNING")
+    except InvalidLogLevel as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    debug = getattr(args, "debug", False) or level == "DEBUG"
+    configure_logging("DEBUG" if debug else level)
+    try:
+        return int(args.handler(args))
+    except EnginekitError as exc:
+        if debug:
+            logger.exception("Command failed")
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return EXIT_USAGE if exc.usage_error else EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
