@@ -1,4 +1,4 @@
-"""scripts/docker-entrypoint.sh: the linking rule in shell, identical to ModelStore.link_external."""
+"""scripts/docker-entrypoint.sh: the linking rule in shell, identical to link_external()."""
 
 from __future__ import annotations
 
@@ -150,5 +150,7 @@ def test_quiet_below_warning(tmp_path: Path) -> None:
 def test_entrypoint_is_clean_under_shellcheck() -> None:
     if shutil.which("shellcheck") is None:
         pytest.skip("shellcheck is not installed (.ci/run installs it)")
-    result = subprocess.run(["shellcheck", str(ENTRYPOINT)], capture_output=True, text=True)
+    result = subprocess.run(
+        ["shellcheck", str(ENTRYPOINT)], check=False, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout

@@ -23,8 +23,9 @@ def test_container_root_used_when_its_server_py_exists(tmp_path: Path) -> None:
     container = tmp_path / "app"
     container.mkdir()
     (container / "server.py").write_text("")
-    layout = EngineLayout.detect(script=tmp_path / "x" / "server.py", environ={},
-                                 container_root=container)
+    layout = EngineLayout.detect(
+        script=tmp_path / "x" / "server.py", environ={}, container_root=container
+    )
     assert layout.models_dir == container / "models"
     assert layout.external_models_dir == container / "external_models"
 
@@ -33,8 +34,7 @@ def test_container_root_without_server_py_falls_back_to_script_dir(tmp_path: Pat
     container = tmp_path / "app"
     container.mkdir()
     engine = tmp_path / "engines" / "tts" / "debug"
-    layout = EngineLayout.detect(script=engine / "server.py", environ={},
-                                 container_root=container)
+    layout = EngineLayout.detect(script=engine / "server.py", environ={}, container_root=container)
     assert layout.base_path == engine
     assert layout.samples_dir == engine / "samples"
 
