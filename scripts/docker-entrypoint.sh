@@ -90,6 +90,27 @@ log_names() {
 
 mkdir -p -- "$MODELS_DIR"
 
+# What MODELS_DIR holds before linking, by name: b = real (baked-in) entry,
+# l = live symlink, d = dangling symlink. One glob instead of a stat of
+# MODELS_DIR/<name> per external entry; a fresh MODELS_DIR costs nothing.
+declare -A state=()
+dangling=() # names of dangling links found in MODELS_DIR
+skip=$((${#MODELS_DIR} + 1)) # ${item:skip} strips "$MODELS_DIR/" (cheaper than ##*/)
+for item in "$MODELS_DIR"/*; do
+    name=${item:skip}
+    [[ $name == .* || $name == "lost+found" ]] && continue
+    if [[ ! -L $item ]]; then
+        state[$name]=b
+    elif [[ -e $item ]]; then
+        state[$name]=l
+    else
+        state[$name]=d
+        dangling+=("$name")
+    fi
+done
+alive=$((${#state[@]} - ${#dangling[@]})) # resolving entries before linking
+created=0                                  # links made by this run
+
 shown=''
 if [[ ! -d $EXTERNAL_DIR ]]; then
     warn "External models directory $EXTERNAL_DIR is missing or not a directory; skipping linking"
@@ -112,7 +133,7 @@ else
     replaced=() # names whose dangling link in MODELS_DIR gets replaced
     fresh=()    # names that get a new link
     targets=()  # link targets of replaced + fresh (ln -t names links by basename)
-    skip=$((${#EXTERNAL_DIR} + 1)) # strips "$EXTERNAL_DIR/" (cheaper than ##*/)
+    skip=$((${#EXTERNAL_DIR} + 1))
     for item in "$EXTERNAL_DIR"/*; do
         name=${item:skip}
         [[ $name == .* || $name == "lost+found" ]] && continue
@@ -121,16 +142,20 @@ else
             warn "Skipping dangling external entry: $shown"
             continue
         fi
-        link=$MODELS_DIR/$name
-        if [[ -e $link ]]; then
-            # Baked-in entry, or a live link (earlier run / user): keep it.
-            [[ -L $link ]] || kept+=("$name")
-            continue
-        elif [[ -L $link ]]; then
-            replaced+=("$name")
-        else
-            fresh+=("$name")
-        fi
+        case ${state[$name]-} in
+            b) # baked-in wins
+                kept+=("$name")
+                continue
+                ;;
+            l) # live link (earlier run or user-made): leave it
+                continue
+                ;;
+            d)
+                replaced+=("$name")
+                state[$name]=r
+                ;;
+            *) fresh+=("$name") ;;
+        esac
         targets+=("$prefix/$name")
     done
     log_names '[entrypoint] Kept baked-in: %s\n' "${kept[@]}"
@@ -142,6 +167,7 @@ else
     fi
     if ((${#targets[@]})); then
         if printf '%s\0' "${targets[@]}" | xargs -0 ln -s -t "$MODELS_DIR" --; then
+            created=${#targets[@]}
             log_names '[entrypoint] Replaced dangling link: %s\n' "${replaced[@]}"
             log_names '[entrypoint] Linked: %s\n' "${fresh[@]}"
         else
@@ -151,10 +177,13 @@ else
                 show "$name"
                 if [[ ! -e $MODELS_DIR/$name ]]; then
                     warn "Failed to link: $shown"
+                    state[$name]=f
                 elif ((i < ${#replaced[@]})); then
                     info "Replaced dangling link: $shown"
+                    created=$((created + 1))
                 else
                     info "Linked: $shown"
+                    created=$((created + 1))
                 fi
                 i=$((i + 1))
             done
@@ -162,24 +191,32 @@ else
     fi
 fi
 
-# Summary: visible entries of MODELS_DIR that resolve (dangling links that
-# were left alone are reported, not counted).
-count=0
-listed=()
-skip=$((${#MODELS_DIR} + 1))
-for item in "$MODELS_DIR"/*; do
-    name=${item:skip}
-    [[ $name == .* || $name == "lost+found" ]] && continue
-    if [[ -e $item ]]; then
-        ((++count <= 50)) && listed+=("$name")
-    else
+# Summary: visible entries of MODELS_DIR that resolve. Dangling links without
+# an external entry are left alone and reported, not counted.
+for name in "${dangling[@]}"; do
+    if [[ ${state[$name]} == d ]]; then
         show "$name"
         warn "Dangling link left untouched: $shown"
     fi
 done
+count=$((alive + created))
 info "$count models available in $MODELS_DIR"
-log_names '[entrypoint]   %s\n' "${listed[@]}"
-((quiet || count <= 50)) || printf '[entrypoint]   ...\n'
+if ((!quiet && count)); then
+    listed=()
+    skip=$((${#MODELS_DIR} + 1))
+    for item in "$MODELS_DIR"/*; do
+        name=${item:skip}
+        [[ $name == .* || $name == "lost+found" ]] && continue
+        case ${state[$name]-} in
+            d | f) continue ;; # dangling / failed link
+            *) ;;
+        esac
+        listed+=("$name")
+        ((${#listed[@]} < 50)) || break
+    done
+    log_names '[entrypoint]   %s\n' "${listed[@]}"
+    ((count <= 50)) || printf '[entrypoint]   ...\n'
+fi
 
 if (($#)); then
     exec "$@"

@@ -8,6 +8,7 @@ branch on message text.
 from __future__ import annotations
 
 __all__ = [
+    "BadRequest",
     "BakedInModelError",
     "ChecksumMismatch",
     "DownloadError",
@@ -18,6 +19,7 @@ __all__ = [
     "LockTimeout",
     "ModelNotFound",
     "OfflineError",
+    "SourceMissing",
     "StoreNotWritable",
 ]
 
@@ -31,6 +33,16 @@ class EnginekitError(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+
+class BadRequest(EnginekitError):
+    """What an engine raises for input it cannot serve (e.g. a language its voice lacks)."""
+
+    status_code = 400
+
+    def __init__(self, detail: str, status_code: int = 400) -> None:
+        super().__init__(detail)
+        self.status_code = status_code
 
 
 class InvalidModelName(EnginekitError):
@@ -69,6 +81,12 @@ class DownloadError(EnginekitError):
     """A transfer failed after its retries; nothing was made visible."""
 
     status_code = 502
+
+
+class SourceMissing(DownloadError):
+    """The model has a source, but the server says the file is gone (404/410)."""
+
+    status_code = 404
 
 
 class ChecksumMismatch(DownloadError):

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["StoreSettings"]
+__all__ = ["ServerSettings", "StoreSettings"]
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -42,4 +42,21 @@ class StoreSettings:
             lock_timeout_s=float(env.get("ENGINEKIT_LOCK_TIMEOUT", defaults.lock_timeout_s)),
             retries=int(env.get("ENGINEKIT_RETRIES", defaults.retries)),
             backoff_s=float(env.get("ENGINEKIT_BACKOFF", defaults.backoff_s)),
+        )
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Knobs of the HTTP side of an engine."""
+
+    api_token: str | None = None
+    max_upload_bytes: int = 50 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
+        env = os.environ if environ is None else environ
+        upload_mb = float(env.get("ENGINE_MAX_UPLOAD_MB", "50"))
+        return cls(
+            api_token=env.get("ENGINE_API_TOKEN") or None,
+            max_upload_bytes=int(upload_mb * 1024 * 1024),
         )

@@ -130,6 +130,10 @@ class ModelStore:
 
     def link_external(self) -> list[LinkAction]:
         """The entrypoint rule, in Python: link every visible external entry unless taken."""
+        return [self._link_one(name) for name in self.external_names()]
+
+    def external_names(self) -> list[str]:
+        """Visible entries of external_models/ that exist (a dangling mounted link does not)."""
         if not self.external_dir.is_dir():
             logger.debug("No %s; nothing to link", self.external_dir)
             return []
@@ -138,7 +142,7 @@ class ModelStore:
         live = [name for name in names if (self.external_dir / name).exists()]
         for name in sorted(set(names) - set(live)):
             logger.warning("Skipping dangling external entry %s", name)
-        return [self._link_one(name) for name in live]
+        return live
 
     def _link_one(self, name: str) -> LinkAction:
         link_path = self.models_dir / name

@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 import httpx
 
-from ..errors import DownloadError, InsufficientSpace, StoreNotWritable
+from ..errors import DownloadError, InsufficientSpace, SourceMissing, StoreNotWritable
 from ..settings import StoreSettings
 from .integrity import CHUNK_SIZE, atomic_write_json
 from .sources import FileTask
@@ -122,6 +122,8 @@ class FileTransfer:
             raise _Retryable("the partial file no longer matches upstream; starting again")
         if status >= 500:
             raise _Retryable(f"HTTP {status} from {response.url}")
+        if status in (404, 410):
+            raise SourceMissing(f"HTTP {status} for {response.url}: the file is not there")
         if status >= 400:
             raise DownloadError(f"HTTP {status} for {response.url}: the server refused the file")
         if status == 206 and _content_range_start(response) == offset:

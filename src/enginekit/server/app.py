@@ -1,0 +1,69 @@
+"""The FastAPI application of an engine: error mapping, optional auth, lifespan, routers."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from .. import __version__
+from ..errors import EnginekitError
+
+if TYPE_CHECKING:
+    from .base import BaseEngineServer
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
+
+UNAUTHENTICATED_PATHS = frozenset({"/health"})
+
+
+def create_app(server: BaseEngineServer) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        for action in server.store.link_external():
+            logger.debug("link_external: %s %s", action.action, action.name)
+        logger.info(
+            "%s ready; models: %s", server.display_name, ", ".join(server.store.names()) or "none"
+        )
+        yield
+        await server.shutdown_worker()
+
+    app = FastAPI(title=server.display_name, version=__version__, lifespan=lifespan)
+
+    @app.exception_handler(EnginekitError)
+    async def enginekit_error(_: Request, exc: EnginekitError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail})
+
+    token = server.settings.api_token
+    if token:
+        _require_token(app, token)
+    for router in server.routers():
+        app.include_router(router)
+    return app
+
+
+def _require_token(app: FastAPI, token: str) -> None:
+    """ENGINE_API_TOKEN: every endpoint but /health needs `Authorization: Bearer <token>`."""
+    expected = f"Bearer {token}".encode()
+
+    @app.middleware("http")
+    async def check_token(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        if request.url.path in UNAUTHENTICATED_PATHS:
+            return await call_next(request)
+        sent = request.headers.get("authorization", "").encode()
+        if not secrets.compare_digest(sent, expected):
+            return JSONResponse(
+                status_code=401,
+                content={"detail": "Missing or invalid bearer token"},
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return await call_next(request)

@@ -1,0 +1,221 @@
+"""BaseEngineServer: what every engine shares, so an engine author writes only the model methods.
+
+The author implements `load_model(name)` (reading `self.models_dir / name`), `unload_model()`, and
+the type's processing method. Everything else (paths, the model store, the status machine, the
+single worker thread, HTTP) lives here and in the route modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from fastapi import APIRouter, FastAPI
+
+from ..errors import ModelNotFound
+from ..layout import EngineLayout
+from ..manifest import EngineManifest, ManifestError, load_manifest
+from ..models import ModelEntry, ModelSource, ModelStore, ProgressEvent, validate_model_name
+from ..settings import ServerSettings, StoreSettings
+from .app import create_app
+from .device import free_accelerator_memory
+from .routes_common import common_router
+from .state import EngineState
+from .wire import LoadProgress, ModelField, ModelInfo
+
+__all__ = ["BaseEngineServer"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_SOURCE_OF_KIND = {"baked-in": "baked-in", "external": "external"}
+
+
+class BaseEngineServer:
+    """One engine process: its layout, store, manifest, state and worker."""
+
+    engine_type: ClassVar[str] = "unknown"
+
+    def __init__(
+        self,
+        engine_name: str | None = None,
+        display_name: str | None = None,
+        *,
+        layout: EngineLayout | None = None,
+        config_path: Path | None = None,
+        store_settings: StoreSettings | None = None,
+        server_settings: ServerSettings | None = None,
+    ) -> None:
+        self.layout = layout or EngineLayout.detect()
+        self.base_path = self.layout.base_path
+        self.models_dir = self.layout.models_dir
+        self.external_models_dir = self.layout.external_models_dir
+        self.samples_dir = self.layout.samples_dir
+        self.manifest = _manifest_or_none(config_path or self.base_path / "engine.yaml")
+        self.engine_name = engine_name or _from_manifest(self.manifest, "name", self.base_path.name)
+        self.display_name = display_name or _from_manifest(
+            self.manifest, "display_name", self.engine_name
+        )
+        self.store = ModelStore(self.layout, store_settings)
+        self.settings = server_settings or ServerSettings.from_env()
+        self.state = EngineState()
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix=f"{self.engine_name}-worker")
+        self.model_lock = asyncio.Lock()
+        self.request_exit: Callable[[], None] = lambda: None
+        self._app: FastAPI | None = None
+
+    # -- the engine author's surface ---------------------------------------------------------
+
+    def load_model(self, model_name: str) -> None:
+        """Load `self.models_dir / model_name`; runs in the worker thread."""
+        raise NotImplementedError
+
+    def unload_model(self) -> None:
+        """Release the loaded model; runs in the worker thread."""
+
+    def package_version(self) -> str | None:
+        """The inference library's version for /health."""
+        return None
+
+    def parameter(self, parameters: dict[str, Any], name: str) -> Any:
+        """A request parameter, or its default from engine.yaml."""
+        if name in parameters:
+            return parameters[name]
+        spec = self.manifest.parameters.get(name) if self.manifest else None
+        if spec is None:
+            raise KeyError(f"Parameter {name} is neither in the request nor in engine.yaml")
+        return spec.default
+
+    @property
+    def default_model(self) -> str | None:
+        """The yaml's default_model when it can be served, else the first servable model."""
+        names = self.servable_model_names()
+        declared = self.manifest.default_model if self.manifest else None
+        if declared in names:
+            return declared
+        return names[0] if names else None
+
+    def get_available_models(self) -> list[ModelInfo]:
+        """models/ (baked-in and linked) plus catalog models that can be downloaded."""
+        present = {e.name: e for e in self.store.discover() if e.kind != "dangling"}
+        infos = [self.describe_model(name, entry) for name, entry in present.items()]
+        infos += [self.describe_model(name, None) for name in self._downloadable_names(present)]
+        return sorted(infos, key=lambda info: info.name)
+
+    def describe_model(self, name: str, entry: ModelEntry | None) -> ModelInfo:
+        """One /models entry; display name and languages come from the yaml catalog if listed."""
+        catalog = self.manifest.catalog_model(name) if self.manifest else None
+        size = entry.size_bytes if entry else _declared_size(catalog)
+        fields = [
+            ModelField(key="size_mb", value=round((size or 0) / 2**20, 1), field_type="number")
+        ]
+        return ModelInfo(
+            name=name,
+            display_name=catalog.display_name if catalog else name,
+            languages=self._languages_of(catalog),
+            fields=fields,
+            source=_SOURCE_OF_KIND[entry.kind] if entry else "downloadable",
+            size_bytes=size,
+        )
+
+    def _languages_of(self, catalog: Any) -> list[str]:
+        """The catalog entry's languages, else the engine's supported languages."""
+        if catalog is not None and catalog.languages:
+            return list(catalog.languages)
+        return list(self.manifest.supported_languages) if self.manifest else []
+
+    # -- models through the store ------------------------------------------------------------
+
+    def model_source(self, name: str) -> ModelSource | None:
+        catalog = self.manifest.catalog_model(name) if self.manifest else None
+        return catalog.source if catalog else None
+
+    def servable_model_names(self) -> list[str]:
+        """In models/, in external_models/, or downloadable from the catalog."""
+        names = set(self.store.names())
+        names.update(self.store.external_names())
+        names.update(self._downloadable_names({}))
+        return sorted(names)
+
+    def _downloadable_names(self, present: dict[str, Any]) -> list[str]:
+        if self.manifest is None:
+            return []
+        return [m.name for m in self.manifest.models if m.source and m.name not in present]
+
+    def check_servable(self, name: str) -> None:
+        """Refuse unknown names before anything (such as unloading) happens."""
+        validate_model_name(name)
+        if name not in self.servable_model_names():
+            raise ModelNotFound(name, self.servable_model_names())
+
+    def prepare_model(self, name: str) -> Path:
+        """Make models/<name> exist (link or download) while /health shows the progress."""
+
+        def on_progress(event: ProgressEvent) -> None:
+            self.state.progress = LoadProgress(
+                phase=event.phase, model=name, bytes_done=event.done, bytes_total=event.total
+            )
+
+        return self.store.ensure(name, self.model_source(name), on_progress)
+
+    # -- the worker -------------------------------------------------------------------------
+
+    async def run_in_worker(self, function: Callable[..., T], *args: Any) -> T:
+        """All model work is serialised on one thread; the event loop stays free for /health."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._worker, function, *args)
+
+    async def unload_current(self) -> None:
+        if self.state.model_loaded:
+            await self.run_in_worker(self.unload_model)
+        self.state.model_unloaded()
+        free_accelerator_memory()
+
+    async def shutdown_worker(self) -> None:
+        """Orderly end (/shutdown, SIGTERM): unload in the worker, then stop the worker."""
+        async with self.model_lock:
+            try:
+                await self.unload_current()
+            except Exception:
+                logger.exception("Unloading %s at shutdown failed", self.state.current_model)
+        self._worker.shutdown(wait=False)
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def routers(self) -> list[APIRouter]:
+        return [common_router(self)]
+
+    @property
+    def app(self) -> FastAPI:
+        if self._app is None:
+            self._app = create_app(self)
+        return self._app
+
+
+def _manifest_or_none(path: Path) -> EngineManifest | None:
+    """A missing or broken engine.yaml must not stop the engine; /info falls back to defaults."""
+    if not path.is_file():
+        logger.warning("No engine.yaml at %s; /info uses defaults", path)
+        return None
+    try:
+        return load_manifest(path)
+    except ManifestError as exc:
+        logger.error("Ignoring engine.yaml: %s", exc.detail)
+        return None
+
+
+def _from_manifest(manifest: EngineManifest | None, key: str, fallback: str) -> str:
+    return str(getattr(manifest, key)) if manifest is not None else fallback
+
+
+def _declared_size(catalog: Any) -> int | None:
+    source = getattr(catalog, "source", None)
+    if source is None:
+        return None
+    sizes = [f.size for f in source.files] if source.files else [source.size]
+    return None if None in sizes else sum(s for s in sizes if s is not None)

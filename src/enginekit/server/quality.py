@@ -1,0 +1,108 @@
+"""Quality engines (stt, audio): POST /analyze (engine-api.md §5)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+from typing import ClassVar
+
+from fastapi import APIRouter, HTTPException
+
+from .base import BaseEngineServer
+from .processing import check_ready, refuse, run_job
+from .wire import (
+    AnalysisResult,
+    AnalyzeRequest,
+    AnalyzeResponse,
+    PronunciationRule,
+    QualityThresholds,
+)
+
+__all__ = ["BaseQualityServer", "quality_status"]
+
+WAV_HEADER_BYTES = 44
+
+
+class BaseQualityServer(BaseEngineServer):
+    """Subclass and implement load_model, unload_model and analyze_audio."""
+
+    engine_type: ClassVar[str] = "stt"
+
+    def analyze_audio(
+        self,
+        audio_bytes: bytes,
+        language: str,
+        thresholds: QualityThresholds,
+        expected_text: str | None,
+        pronunciation_rules: list[PronunciationRule],
+    ) -> AnalysisResult:
+        """Score a WAV; runs in the worker thread."""
+        raise NotImplementedError
+
+    def routers(self) -> list[APIRouter]:
+        return [*super().routers(), _quality_router(self)]
+
+    def audio_from_request(self, request: AnalyzeRequest) -> bytes:
+        """The audio bytes by the contract's rules (§5 steps 2-5)."""
+        if request.audio_base64:
+            audio = _decode_base64(self, request.audio_base64)
+        elif request.audio_path:
+            audio = _read_path(self, Path(request.audio_path))
+        else:
+            refuse(self, 400, "Either audio_base64 or audio_path must be provided")
+        if not audio:
+            refuse(self, 400, "Audio data is empty")
+        if len(audio) < WAV_HEADER_BYTES:
+            refuse(self, 400, "Audio data too small to be valid WAV")
+        if audio[0:4] != b"RIFF" or audio[8:12] != b"WAVE":
+            refuse(self, 400, "Invalid audio format: expected WAV file")
+        return audio
+
+
+def quality_status(score: int) -> str:
+    """Computed by the server from the score, never chosen by the engine."""
+    if score >= 85:
+        return "perfect"
+    return "warning" if score >= 70 else "defect"
+
+
+def _decode_base64(server: BaseQualityServer, text: str) -> bytes:
+    """Non-strict like the reference: characters outside the alphabet are dropped."""
+    try:
+        return base64.b64decode(text)
+    except binascii.Error as exc:
+        server.state.mark_failed(str(exc))
+        raise HTTPException(status_code=500, detail=str(exc)) from exc
+
+
+def _read_path(server: BaseQualityServer, path: Path) -> bytes:
+    if not path.exists():
+        refuse(server, 404, f"Audio file not found: {path}")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        server.state.mark_failed(str(exc))
+        raise HTTPException(status_code=500, detail=str(exc)) from exc
+
+
+def _quality_router(server: BaseQualityServer) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/analyze", response_model=AnalyzeResponse)
+    async def analyze(request: AnalyzeRequest) -> AnalyzeResponse:
+        check_ready(server)
+        audio = server.audio_from_request(request)
+        result = await run_job(
+            server, server.analyze_audio, audio, request.language,
+            request.quality_thresholds, request.expected_text, request.pronunciation_rules,
+        )  # fmt: skip
+        return AnalyzeResponse(
+            engine_type=server.engine_type,
+            engine_name=server.engine_name,
+            quality_score=result.quality_score,
+            quality_status=quality_status(result.quality_score),
+            details=result.details,
+        )
+
+    return router
