@@ -2,12 +2,17 @@
 # Container entrypoint of the Model Management Standard.
 #
 # Makes every model found in EXTERNAL_DIR (a mounted volume) available under
-# MODELS_DIR by symlinking it there, then execs the container command.
+# MODELS_DIR by symlinking it there, then execs the container command
+# (`exec "$@"`); with no command it exits 0 after linking.
 #
 #   MODELS_DIR    where the engine looks for models   (default /app/models)
 #   EXTERNAL_DIR  mounted directory of extra models   (default /app/external_models)
-#   LOG_LEVEL     WARNING / ERROR / CRITICAL (any case; also WARN, FATAL)
-#                 print only problems; DEBUG adds detail.
+#   LOG_LEVEL     WARNING / ERROR / CRITICAL (any case; also WARN, FATAL):
+#                 print only problems; DEBUG also logs the link-target prefix.
+#
+# Trailing slashes are stripped from both directories. Values are expected to
+# be absolute; a relative one is taken relative to the current directory
+# (no "."/".." or symlink resolution is done).
 #
 # Rules, per visible entry <name> of EXTERNAL_DIR (names starting with "." and
 # "lost+found" are ignored, as are entries that are themselves dangling links):
@@ -17,17 +22,24 @@
 #   * otherwise              -> a new symlink is created.
 # Dangling symlinks in MODELS_DIR without a matching external entry are left
 # alone (reported as warnings). Running the script again changes nothing.
+# If EXTERNAL_DIR is not a directory, linking is skipped with a warning.
 #
-# Link targets: both directories are made absolute (relative values are taken
-# relative to the current directory; no "."/".." or symlink resolution is done).
-# If they have the same parent directory (plain string comparison) the link is
-# relative, "../<basename of EXTERNAL_DIR>/<name>", so it stays valid when the
-# tree is mounted elsewhere; otherwise it is the absolute "$EXTERNAL_DIR/<name>".
+# Link targets: if both directories have the same parent directory (plain
+# string comparison of "${dir%/*}") the link is relative,
+# "../<basename of EXTERNAL_DIR>/<name>", so it stays valid when the tree is
+# mounted elsewhere; otherwise (or when MODELS_DIR is itself a symlink) it is
+# the absolute "$EXTERNAL_DIR/<name>".
+#
+# Logging: "[entrypoint] ..." lines; progress (Kept baked-in / Replaced
+# dangling link / Linked, and a summary "<N> models available in <MODELS_DIR>"
+# with up to 50 names, then "...") on stdout, problems ("WARNING: ...") on
+# stderr. N counts the visible entries of MODELS_DIR that resolve. Names with
+# control characters (e.g. newlines) are logged shell-quoted, $'a\nb'.
 #
 # No process is forked per entry: all links are created by one batched `ln`
 # (and dangling ones removed by one batched `rm`), both fed NUL-separated names
 # through xargs, so any file name (spaces, newlines, leading dashes, unicode)
-# works and thousands of entries take a fraction of a second.
+# works and 10,000 entries take a fraction of a second.
 set -euo pipefail
 shopt -s nullglob extglob
 
@@ -161,9 +173,9 @@ else
     log_names '[entrypoint] Kept baked-in: %s\n' "${kept[@]}"
 
     if ((${#replaced[@]})); then
-        for name in "${replaced[@]}"; do
-            printf '%s\0' "$MODELS_DIR/$name"
-        done | xargs -0 rm -f -- || warn "Could not remove some dangling links"
+        # Subshell in MODELS_DIR so the names go out in one printf call.
+        (cd -- "$MODELS_DIR" && printf '%s\0' "${replaced[@]}" | xargs -0 rm -f --) ||
+            warn "Could not remove some dangling links"
     fi
     if ((${#targets[@]})); then
         if printf '%s\0' "${targets[@]}" | xargs -0 ln -s -t "$MODELS_DIR" --; then
