@@ -23,6 +23,7 @@ from enginekit.errors import (
     ChecksumMismatch,
     DownloadError,
     InsufficientSpace,
+    LockTimeout,
     OfflineError,
     StoreNotWritable,
 )
@@ -31,7 +32,7 @@ from enginekit.models import ModelSource, ModelStore, ProgressEvent, SourceFile
 from enginekit.settings import StoreSettings
 
 MiB = 1 << 20
-CHUNK = MiB  # the downloader writes in 1 MiB pieces; a cut body loses its unwritten tail
+CHUNK = MiB
 
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="needs root to mount a tmpfs or a read-only bind mount"
@@ -248,17 +249,19 @@ def test_short_body_is_resumed_with_range_to_identical_bytes(
     data = payload(2 * MiB + 12_345, seed=7)
     url = file_server.add("/resume.bin", data)
     # Cut the 200 after 1.5 MiB; the 206 for the rest is shorter than that, so it completes.
-    file_server.behaviour("/resume.bin").truncate_at = CHUNK + CHUNK // 2
+    cut = CHUNK + CHUNK // 2
+    file_server.behaviour("/resume.bin").truncate_at = cut
     store = make_store(tmp_path, retries=2)
 
     path = store.ensure("resume", ModelSource.from_spec(url, sha256=sha(data)))
 
     first, second = file_server.requests("/resume.bin")
     assert (first.range, first.status) == (None, 200)
-    assert (second.range, second.status) == (f"bytes={CHUNK}-", 206)
+    # Every byte that arrived before the cut is kept: the resume starts exactly at the cut.
+    assert (second.range, second.status) == (f"bytes={cut}-", 206)
     assert second.if_range is not None
     assert (path / "resume.bin").read_bytes() == data
-    assert file_server.body_bytes_sent("/resume.bin") == CHUNK + CHUNK // 2 + len(data) - CHUNK
+    assert file_server.body_bytes_sent("/resume.bin") == len(data)
 
 
 def _interrupted_first_attempt(
@@ -349,6 +352,44 @@ def test_client_errors_are_not_retried(tmp_path: Path, file_server: FileServer) 
 
     assert len(file_server.requests("/gone.bin")) == 1
     assert_nothing_visible(store, "gone")
+
+
+def test_stalled_server_times_out_and_is_retried_instead_of_hanging(
+    tmp_path: Path, file_server: FileServer
+) -> None:
+    url = file_server.add("/stall.bin", payload(1000, seed=21))
+    file_server.behaviour("/stall.bin").bytes_per_second = 2  # one byte every half second
+    store = make_store(tmp_path, retries=1, read_timeout_s=0.2)
+
+    with pytest.raises(DownloadError, match="2 attempt"):
+        store.ensure("stall", ModelSource.from_spec(url))
+
+    assert len(file_server.requests("/stall.bin")) == 2
+    assert_nothing_visible(store, "stall")
+
+
+def test_multi_file_model_failing_late_shows_nothing_and_keeps_finished_files(
+    tmp_path: Path, file_server: FileServer
+) -> None:
+    files = {"a.bin": payload(60_000, seed=22), "b.bin": payload(50_000, seed=23)}
+    file_server.add_hf("org/late", files)
+    file_server.behaviour("/org/late/resolve/main/b.bin").status = 503
+    store = make_store(tmp_path, hf_endpoint=file_server.url, retries=0)
+    source = ModelSource(
+        url="hf://org/late", files=[SourceFile(path=p, sha256=sha(d)) for p, d in files.items()]
+    )
+
+    with pytest.raises(DownloadError, match="503"):
+        store.ensure("late", source)
+    assert_nothing_visible(store, "late")
+
+    file_server.behaviour("/org/late/resolve/main/b.bin").status = None
+    path = store.ensure("late", source)
+
+    assert len(file_server.requests("/org/late/resolve/main/a.bin")) == 1  # not fetched again
+    assert len(file_server.requests("/org/late/resolve/main/b.bin")) == 2
+    assert {p: (path / p).read_bytes() for p in files} == files
+    assert store.verify("late").ok
 
 
 # -- offline -----------------------------------------------------------------------------------
@@ -496,8 +537,8 @@ def test_disk_filling_up_mid_write_discards_the_partial(
     mounts("-t", "tmpfs", "-o", "size=1m", "tmpfs", target=store.external_dir)
     blobs = {name: payload(700 * 1024, seed=i) for i, name in enumerate(["a", "b"])}
     urls = {name: file_server.add(f"/{name}.bin", data) for name, data in blobs.items()}
-    for name in blobs:  # both bodies arrive in full before either is written
-        file_server.behaviour(f"/{name}.bin").bytes_per_second = 2 * MiB
+    for name in blobs:  # both pass the free-space check ~0.7 s before either body is written
+        file_server.behaviour(f"/{name}.bin").bytes_per_second = MiB
     outcomes: dict[str, BaseException | None] = {}
 
     def pull(name: str) -> None:
@@ -665,13 +706,28 @@ def test_prune_keeps_a_young_partial_within_the_grace_period(
     assert staged_parts(store, "model") != []
 
 
+def test_lock_held_too_long_gives_up_with_lock_timeout(
+    tmp_path: Path, file_server: FileServer
+) -> None:
+    url = file_server.add("/locked.bin", b"locked bytes")
+    store = make_store(tmp_path, lock_timeout_s=0.3)
+    lock_path = store.downloader.lock_path("locked")
+    lock_path.parent.mkdir(parents=True)
+
+    with FileLock(str(lock_path), timeout=1), pytest.raises(LockTimeout, match="locked"):
+        store.ensure("locked", ModelSource.from_spec(url))
+
+    assert file_server.requests() == []
+    assert_nothing_visible(store, "locked")
+
+
 # -- the CLI -----------------------------------------------------------------------------------
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, cwd: Path, **extra_env: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ENGINEKIT_", "HF_"))}
     env.pop("LOG_LEVEL", None)
-    env.update(ENGINEKIT_RETRIES="0", ENGINEKIT_BACKOFF="0.01")
+    env.update(ENGINEKIT_RETRIES="0", ENGINEKIT_BACKOFF="0.01", **extra_env)
     return subprocess.run(
         [sys.executable, "-m", "enginekit", *args],
         check=False,
@@ -762,3 +818,21 @@ def test_cli_successful_pull_reports_json(tmp_path: Path, file_server: FileServe
     assert report["name"] == "ok"
     assert [(f["path"], f["status"]) for f in report["files"]] == [("ok.bin", "ok")]
     assert (engine / "models" / "ok" / "ok.bin").read_bytes() == data
+
+
+def test_cli_offline_environment_refuses_network_pulls(
+    tmp_path: Path, file_server: FileServer
+) -> None:
+    url = file_server.add("/cli.bin", b"cli bytes")
+    engine = tmp_path / "engine"
+    engine.mkdir()
+
+    done = run_cli(
+        "models", "pull", "cli", "--source", url, "--engine-dir", str(engine), "--json",
+        cwd=tmp_path, ENGINEKIT_OFFLINE="1",
+    )  # fmt: skip
+
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()]
+    assert done.stderr.startswith("error: ") and "offline" in done.stderr
+    assert file_server.requests() == []

@@ -3,6 +3,7 @@ then resumed, against the loopback file server."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 from support.fileserver import FileServer
 
 from enginekit.layout import EngineLayout
@@ -39,15 +41,20 @@ def cli_env() -> dict[str, str]:
     return env
 
 
-def start_pull(engine: Path, name: str, url: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "enginekit", "models", "pull", name, "--source", url,
-         "--engine-dir", str(engine), "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cli_env(),
-    )  # fmt: skip
+def start_pull(
+    engine: Path, name: str, url: str, stderr: Path | None = None
+) -> subprocess.Popen[str]:
+    """`enginekit models pull NAME --source URL --json`; stderr to a pipe or a file."""
+    with contextlib.ExitStack() as stack:
+        err = stack.enter_context(stderr.open("w")) if stderr else subprocess.PIPE
+        return subprocess.Popen(
+            [sys.executable, "-m", "enginekit", "models", "pull", name, "--source", url,
+             "--engine-dir", str(engine), "--json"],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env=cli_env(),
+        )  # fmt: skip
 
 
 def store_at(engine: Path) -> ModelStore:
@@ -72,24 +79,40 @@ def reaper() -> Iterator[list[subprocess.Popen[str]]]:
         proc.communicate(timeout=10)
 
 
+def _wait_for_text(paths: list[Path], text: str, limit_s: float = 60) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if all(text in p.read_text() for p in paths):
+            return
+        time.sleep(0.02)
+    missing = [p.name for p in paths if text not in p.read_text()]
+    raise AssertionError(f"{text!r} never appeared in {missing}")
+
+
 def test_eight_processes_pulling_one_model_transfer_it_once(
-    engine: Path, file_server: FileServer, reaper: list[subprocess.Popen[str]]
+    engine: Path, file_server: FileServer, reaper: list[subprocess.Popen[str]], tmp_path: Path
 ) -> None:
     data = payload(MiB + 100_000, seed=1)
     url = file_server.add("/shared.bin", data)
-    file_server.behaviour("/shared.bin").bytes_per_second = 768 * 1024  # ~1.4 s: they overlap
+    file_server.behaviour("/shared.bin").bytes_per_second = 4 * MiB
+    lock_path = store_at(engine).downloader.lock_path("shared")
+    lock_path.parent.mkdir(parents=True)
+    stderr_files = [tmp_path / f"pull-{i}.err" for i in range(8)]
 
-    reaper += [start_pull(engine, "shared", url) for _ in range(8)]
-    outputs = [proc.communicate(timeout=60) for proc in reaper]
+    # Hold the model's lock until all eight are provably waiting on it, so they overlap however
+    # slowly the interpreters start; then let them race for it.
+    with FileLock(str(lock_path), timeout=5):
+        for err_file in stderr_files:
+            reaper.append(start_pull(engine, "shared", url, stderr=err_file))
+        _wait_for_text(stderr_files, "Another process is downloading shared")
+        assert file_server.requests() == []
+    outputs = [proc.communicate(timeout=60)[0] for proc in reaper]
 
     codes = [proc.returncode for proc in reaper]
-    assert codes == [0] * 8, [err for _out, err in outputs]
+    assert codes == [0] * 8, [p.read_text() for p in stderr_files]
     assert len(file_server.requests("/shared.bin")) == 1
     assert file_server.body_bytes_sent("/shared.bin") == len(data)
-    waited = [err for _out, err in outputs if "Another process is downloading" in err]
-    assert waited, "no process waited for the lock: the pulls did not overlap"
-    paths = {json.loads(out)["path"] for out, _err in outputs}
-    assert paths == {str(engine / "models" / "shared")}
+    assert {json.loads(out)["path"] for out in outputs} == {str(engine / "models" / "shared")}
     assert (engine / "models" / "shared" / "shared.bin").read_bytes() == data
     assert store_at(engine).verify("shared").ok
 
@@ -123,7 +146,7 @@ def test_sigkilled_pull_leaves_nothing_visible_and_resumes_to_identical_bytes(
 ) -> None:
     data = payload(3 * MiB, seed=2)
     url = file_server.add("/big.bin", data)
-    file_server.behaviour("/big.bin").bytes_per_second = 2 * MiB
+    file_server.behaviour("/big.bin").bytes_per_second = MiB  # 1 s per MiB written
     store = store_at(engine)
     part = store.downloader.staging_dir("big") / "big.bin.part"
 
@@ -171,7 +194,7 @@ def test_prune_clears_what_a_killed_pull_left_once_no_lock_is_held(
 ) -> None:
     data = payload(3 * MiB, seed=3)
     url = file_server.add("/left.bin", data)
-    file_server.behaviour("/left.bin").bytes_per_second = 2 * MiB
+    file_server.behaviour("/left.bin").bytes_per_second = MiB
     store = store_at(engine)
     staging = store.downloader.staging_dir("left")
 

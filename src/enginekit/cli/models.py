@@ -153,7 +153,7 @@ def _link(args: argparse.Namespace) -> int:
 def _pull(args: argparse.Namespace) -> int:
     store = _store(args)
     source = ModelSource.from_spec(args.source, args.files, args.sha256, args.size)
-    with _progress_bar(enabled=not args.json) as progress:
+    with _progress_bar(enabled=not args.json and sys.stderr.isatty()) as progress:
         path = store.ensure(args.name, source, progress)
     report = store.verify(args.name)
     data = {"name": args.name, "path": str(path), "files": [asdict(c) for c in report.files]}

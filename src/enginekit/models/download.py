@@ -106,6 +106,7 @@ class Downloader:
             if os.path.lexists(final):
                 logger.info("%s appeared while waiting for the lock; not downloading", name)
                 return final
+            self.staging_dir(name).mkdir(parents=True, exist_ok=True)
             self._fetch_all(name, source, tasks, progress)
             os.replace(self.staging_dir(name), final)
             fsync_directory(self.external_dir)
@@ -115,7 +116,6 @@ class Downloader:
     def _prepare_state_dir(self, name: str) -> None:
         try:
             self.lock_path(name).parent.mkdir(parents=True, exist_ok=True)
-            self.staging_dir(name).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
                 raise StoreNotWritable(
@@ -128,6 +128,21 @@ class Downloader:
     def _model_lock(self, name: str) -> Iterator[None]:
         lock = FileLock(str(self.lock_path(name)))
         try:
+            self._acquire(lock, name)
+        except OSError as exc:  # e.g. the lock file exists on a volume now mounted read-only
+            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
+            raise StoreNotWritable(
+                f"Cannot download {name}: {self.external_dir} is not writable "
+                f"({exc.strerror}). Mount it read-write, or place the model there yourself."
+            ) from exc
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _acquire(self, lock: FileLock, name: str) -> None:
+        try:
             lock.acquire(timeout=_LOCK_NOTICE_AFTER_S)
         except Timeout:
             logger.warning("Another process is downloading %s; waiting for it to finish", name)
@@ -135,13 +150,9 @@ class Downloader:
                 lock.acquire(timeout=self.settings.lock_timeout_s)
             except Timeout:
                 raise LockTimeout(
-                    f"Gave up waiting {self.settings.lock_timeout_s:.0f}s for the lock on {name} "
+                    f"Gave up waiting {self.settings.lock_timeout_s:g}s for the lock on {name} "
                     f"({self.lock_path(name)})"
                 ) from None
-        try:
-            yield
-        finally:
-            lock.release()
 
     def _fetch_all(
         self,

@@ -77,7 +77,7 @@ def link_target(path: Path) -> Path | None:
 def remove_link(path: Path) -> None:
     """Remove a linked entry made by either mechanism, never its target."""
     if path.is_symlink():
-        path.unlink()
+        path.unlink(missing_ok=True)
     else:
         _remove_tree_or_file(path)
     sidecar_of(path).unlink(missing_ok=True)

@@ -155,23 +155,32 @@ class ModelStore:
             if link_path.exists():
                 return LinkAction(name, "already-linked", current)
             remove_link(link_path)
-            self._make_link(name)
+            if not self._make_link(name):
+                return LinkAction(name, "already-linked", target)
             logger.info("Replaced dangling link %s -> %s", name, target)
             return LinkAction(name, "replaced-dangling", target)
-        self._make_link(name)
+        if not self._make_link(name):
+            return LinkAction(name, "already-linked", target)
         logger.info("Linked external model %s", name)
         return LinkAction(name, "linked", target)
 
-    def _make_link(self, name: str) -> None:
+    def _make_link(self, name: str) -> bool:
+        """Create models/<name>; False when a concurrent caller (thread or process) made the
+        same link first."""
         link_path = self.models_dir / name
         try:
             self.linker.link(link_path, link_text(self.models_dir, self.external_dir, name))
+        except FileExistsError:
+            if link_target(link_path) == self.external_dir / name:
+                return False
+            raise
         except OSError as exc:
             if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
                 raise StoreNotWritable(
                     f"Cannot link {name}: {self.models_dir} is not writable ({exc.strerror})"
                 ) from exc
             raise
+        return True
 
     # -- fetching ------------------------------------------------------------------------
 
@@ -259,22 +268,23 @@ class ModelStore:
         candidates += [(p, "unfinished removal") for p in _children(state / "trash")]
         pruned = []
         for path, reason in candidates:
-            if _mtime(path) > cutoff or not self._idle(path.name):
-                continue
-            _delete(path)
-            pruned.append(PruneAction(path, reason))
+            if _mtime(path) <= cutoff and self._delete_if_idle(path):
+                pruned.append(PruneAction(path, reason))
         return pruned
 
-    def _idle(self, name: str) -> bool:
-        """A staging directory whose lock someone holds is a download in progress, not litter."""
-        lock_path = self.downloader.lock_path(name)
+    def _delete_if_idle(self, path: Path) -> bool:
+        """A staging directory whose lock someone holds is a download in progress, not litter;
+        the lock is held while deleting so no download can start on it meanwhile."""
+        lock_path = self.downloader.lock_path(path.name)
         if not lock_path.exists():
+            _delete(path)
             return True
         try:
             with FileLock(str(lock_path), timeout=0):
-                return True
+                _delete(path)
         except Timeout:
             return False
+        return True
 
     # -- verifying -----------------------------------------------------------------------
 

@@ -69,6 +69,10 @@ class FileTransfer:
         if task.local is not None:
             return _copy_local(task.local, part_path(destination), on_bytes)
         assert task.url is not None
+        if task.size is not None:  # before any request: a full disk never costs a transfer
+            part = part_path(destination)
+            have = part.stat().st_size if part.is_file() else 0
+            _check_space(part.parent, task.size - have)
         attempts = self._settings.retries + 1
         for attempt in range(1, attempts + 1):
             try:
@@ -101,7 +105,8 @@ class FileTransfer:
             digest = _hash_prefix(part, offset)
             with _open_part(part, "ab" if offset else "wb") as handle:
                 done = offset
-                for chunk in response.iter_bytes(CHUNK_SIZE):
+                # No chunk size: bytes are written as they arrive, so a cut leaves them all.
+                for chunk in response.iter_bytes():
                     _write(handle, chunk, part, needed or done + len(chunk))
                     digest.update(chunk)
                     done += len(chunk)
