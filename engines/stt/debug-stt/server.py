@@ -31,6 +31,9 @@ class DebugSTTServer(BaseQualityServer):
     def unload_model(self) -> None:
         self.config = {}
 
+    def package_version(self) -> str:
+        return "1.0.0"
+
     def analyze_audio(
         self,
         audio_bytes: bytes,

@@ -21,6 +21,9 @@ class DebugTTSServer(BaseTTSServer):
     def unload_model(self) -> None:
         self.config = {}
 
+    def package_version(self) -> str:
+        return "1.0.0"
+
     def generate_audio(
         self, text: str, language: str, speaker_wav: str | list[str], parameters: dict[str, Any]
     ) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from pathlib import Path
+import os
 from typing import ClassVar
 
 from fastapi import APIRouter, HTTPException
@@ -48,7 +48,7 @@ class BaseQualityServer(BaseEngineServer):
         if request.audio_base64:
             audio = _decode_base64(self, request.audio_base64)
         elif request.audio_path:
-            audio = _read_path(self, Path(request.audio_path))
+            audio = _read_path(self, request.audio_path)
         else:
             refuse(self, 400, "Either audio_base64 or audio_path must be provided")
         if not audio:
@@ -76,11 +76,13 @@ def _decode_base64(server: BaseQualityServer, text: str) -> bytes:
         raise HTTPException(status_code=500, detail=str(exc)) from exc
 
 
-def _read_path(server: BaseQualityServer, path: Path) -> bytes:
-    if not path.exists():
+def _read_path(server: BaseQualityServer, path: str) -> bytes:
+    """The path exactly as the client sent it, in the 404 detail and in OS error messages."""
+    if not os.path.exists(path):
         refuse(server, 404, f"Audio file not found: {path}")
     try:
-        return path.read_bytes()
+        with open(path, "rb") as handle:
+            return handle.read()
     except OSError as exc:
         server.state.mark_failed(str(exc))
         raise HTTPException(status_code=500, detail=str(exc)) from exc

@@ -30,7 +30,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--port",
         type=int,
-        default=int(os.environ.get("PORT") or DEFAULT_PORT),
+        # A string default goes through type=int too, so PORT=abc is a clean usage error.
+        default=os.environ.get("PORT") or str(DEFAULT_PORT),
         help=f"port to listen on (default: $PORT, else {DEFAULT_PORT})",
     )
     parser.add_argument(
