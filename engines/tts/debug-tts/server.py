@@ -27,8 +27,8 @@ class DebugTTSServer(BaseTTSServer):
     def generate_audio(
         self, text: str, language: str, speaker_wav: str | list[str], parameters: dict[str, Any]
     ) -> bytes:
-        pitch = self.parameter(parameters, "pitch")
-        speed = self.parameter(parameters, "speed")
+        pitch = self.parameter(parameters, "pitch", 1.0)
+        speed = self.parameter(parameters, "speed", 1.0)
         rate = int(self.config["sample_rate"])
         per_char = max(1, int(rate * self.config["char_duration"] / speed))
         codes = np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
@@ -36,12 +36,16 @@ class DebugTTSServer(BaseTTSServer):
         voiced = np.array([c.isalnum() for c in text], dtype=bool)
         frequency = self.config["base_frequency"] * pitch * 2.0 ** ((codes % 24) / 12.0)
         frequency = np.where(voiced, frequency, 0.0)
-        phase = 2 * np.pi * np.cumsum(np.repeat(frequency, per_char)) / rate
+        # One row per character; each row starts where the previous one's phase ended (in
+        # cycles, kept below 1 so float32 stays exact enough for a clean tone).
+        start = np.concatenate(([0.0], np.cumsum(frequency * per_char / rate)[:-1])) % 1.0
+        ticks = np.arange(per_char, dtype=np.float32) / rate
+        cycles = start[:, None].astype(np.float32) + frequency[:, None].astype(np.float32) * ticks
         fade = min(per_char // 2, int(rate * FADE_SECONDS)) or 1
-        envelope = np.ones(per_char)
+        envelope = np.ones(per_char, dtype=np.float32)
         envelope[:fade] = np.linspace(0.0, 1.0, fade)
         envelope[-fade:] = np.linspace(1.0, 0.0, fade)
-        samples = 0.5 * np.sin(phase) * np.tile(envelope, len(text))
+        samples = (0.5 * np.sin(2 * np.pi * cycles) * envelope).ravel()
         return encode_wav(samples, rate)
 
 

@@ -41,6 +41,12 @@ def create_app(server: BaseEngineServer) -> FastAPI:
     async def enginekit_error(_: Request, exc: EnginekitError) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail})
 
+    @app.exception_handler(Exception)
+    async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+        """The contract's shape for every 500: JSON `{"detail": str(e)}`, never plain text."""
+        logger.exception("Unhandled error")
+        return JSONResponse(status_code=500, content={"detail": str(exc)})
+
     token = server.settings.api_token
     if token:
         _require_token(app, token)

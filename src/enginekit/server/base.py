@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+_REQUIRED: Any = object()
 _SOURCE_OF_KIND = {"baked-in": "baked-in", "external": "external"}
 
 
@@ -82,14 +83,16 @@ class BaseEngineServer:
         """The inference library's version for /health."""
         return None
 
-    def parameter(self, parameters: dict[str, Any], name: str) -> Any:
-        """A request parameter, or its default from engine.yaml."""
+    def parameter(self, parameters: dict[str, Any], name: str, fallback: Any = _REQUIRED) -> Any:
+        """A request parameter, else its default from engine.yaml, else `fallback`."""
         if name in parameters:
             return parameters[name]
         spec = self.manifest.parameters.get(name) if self.manifest else None
-        if spec is None:
+        if spec is not None:
+            return spec.default
+        if fallback is _REQUIRED:
             raise KeyError(f"Parameter {name} is neither in the request nor in engine.yaml")
-        return spec.default
+        return fallback
 
     @property
     def default_model(self) -> str | None:

@@ -30,7 +30,10 @@ class UploadTooLarge(BadRequest):
 
 
 def _contained(path: Path, samples_dir: Path) -> bool:
-    return path.resolve().is_relative_to(samples_dir.resolve())
+    try:
+        return path.resolve().is_relative_to(samples_dir.resolve())
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+        return False
 
 
 def sample_path(samples_dir: Path, sample_id: str) -> Path:

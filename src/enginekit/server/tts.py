@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 
 from .base import BaseEngineServer
 from .parameters import check_parameters
@@ -89,9 +89,12 @@ def _tts_router(server: BaseTTSServer) -> APIRouter:
         destination = sample_path(server.samples_dir, sample_id)
         length = request.headers.get("content-length")
         declared = int(length) if length and length.isdigit() else None
-        await store_upload(
-            destination, request.stream(), server.settings.max_upload_bytes, declared
-        )
+        try:
+            await store_upload(
+                destination, request.stream(), server.settings.max_upload_bytes, declared
+            )
+        except OSError as exc:
+            raise HTTPException(status_code=500, detail=str(exc)) from exc
         return {"status": "ok", "sampleId": sample_id}
 
     return router

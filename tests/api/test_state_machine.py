@@ -1,0 +1,362 @@
+"""The status machine (engine-api.md §2 with the §10 corrections), observed over HTTP.
+
+Slow operations are test engines whose model methods wait at a gate the test opens, so every
+assertion is about what was observed while an operation was held, never about wall-clock time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from support.engines import copy_engine, engine_module, live_server, make_server
+
+from enginekit.errors import BadRequest
+
+DebugTTSServer = engine_module("tts/debug-tts").DebugTTSServer
+
+GATE_TIMEOUT_S = 10.0
+LOADING = "Model loading in progress. Retry after loading completes."
+GPU_OOM = "[GPU_OOM]GPU out of memory. Try smaller input or restart engine."
+
+
+class Gate:
+    """Holds a model method until the test opens it; records that the method got there."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.opened = threading.Event()
+
+    def pass_through(self) -> None:
+        self.entered.set()
+        if not self.opened.wait(GATE_TIMEOUT_S):
+            raise RuntimeError("test gate was never opened")
+
+    def reached(self) -> None:
+        assert self.entered.wait(GATE_TIMEOUT_S), "the engine never reached the gate"
+
+
+class GatedTTS(DebugTTSServer):
+    """debug-tts whose load/unload/generate can be held at a gate keyed by operation."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gates: dict[str, Gate] = {}
+        self.unload_threads: list[str] = []
+
+    def hold(self, key: str) -> Gate:
+        self.gates[key] = Gate()
+        return self.gates[key]
+
+    def open_all(self) -> None:
+        for gate in self.gates.values():
+            gate.opened.set()
+
+    def _pass(self, key: str) -> None:
+        gate = self.gates.get(key)
+        if gate is not None:
+            gate.pass_through()
+
+    def load_model(self, model_name: str) -> None:
+        self._pass(f"load:{model_name}")
+        super().load_model(model_name)
+
+    def unload_model(self) -> None:
+        self.unload_threads.append(threading.current_thread().name)
+        self._pass("unload")
+        super().unload_model()
+
+    def generate_audio(self, text: str, *args: Any) -> bytes:
+        self._pass(f"generate:{text}")
+        return super().generate_audio(text, *args)
+
+
+class FailingTTS(DebugTTSServer):
+    """debug-tts whose next generate raises what the test sets; model "broken" fails to load."""
+
+    fail_with: BaseException | None = None
+
+    def load_model(self, model_name: str) -> None:
+        if model_name == "broken":
+            raise RuntimeError("weights are corrupt")
+        super().load_model(model_name)
+
+    def generate_audio(self, text: str, *args: Any) -> bytes:
+        if self.fail_with is not None:
+            raise self.fail_with
+        return super().generate_audio(text, *args)
+
+
+class OutOfMemoryError(RuntimeError):
+    """Stands in for torch.cuda.OutOfMemoryError, recognised by its type (§10.8)."""
+
+
+def body(text: str = "Hello") -> dict[str, Any]:
+    return {"text": text, "language": "en", "ttsSpeakerWav": ""}
+
+
+def eventually(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + GATE_TIMEOUT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"never observed: {what}")
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Path:
+    return copy_engine("tts/debug-tts", tmp_path)
+
+
+@pytest.fixture
+def gated(base: Path) -> Iterator[tuple[GatedTTS, str, ThreadPoolExecutor]]:
+    """A gated engine on a real uvicorn, plus threads to send requests that will block."""
+    server = make_server(GatedTTS, base)
+    assert isinstance(server, GatedTTS)
+    with live_server(server) as url, ThreadPoolExecutor(4) as pool:
+        try:
+            yield server, url, pool
+        finally:
+            server.open_all()
+
+
+@pytest.fixture
+def failing(base: Path) -> Iterator[tuple[FailingTTS, TestClient]]:
+    server = make_server(FailingTTS, base)
+    assert isinstance(server, FailingTTS)
+    with TestClient(server.app) as client:
+        assert client.post("/load", json={"engineModelName": "default"}).status_code == 200
+        yield server, client
+
+
+def health(url: str) -> dict[str, Any]:
+    response = httpx.get(f"{url}/health", timeout=5)
+    assert response.status_code == 200
+    return response.json()
+
+
+def post(pool: ThreadPoolExecutor, url: str, path: str, payload: Any) -> Future[httpx.Response]:
+    return pool.submit(httpx.post, f"{url}{path}", json=payload, timeout=30)
+
+
+def load_default(url: str) -> None:
+    response = httpx.post(f"{url}/load", json={"engineModelName": "default"}, timeout=30)
+    assert response.status_code == 200
+
+
+# -- loading (§2.1, §2.4, §10.3) ---------------------------------------------------------------
+
+
+def test_generate_during_a_load_is_503_and_status_stays_loading(gated: Any) -> None:
+    server, url, pool = gated
+    gate = server.hold("load:default")
+    load = post(pool, url, "/load", {"engineModelName": "default"})
+    gate.reached()
+    during = health(url)  # /health answers while the load runs
+    assert (during["status"], during["engineModelLoaded"]) == ("loading", False)
+    refused = httpx.post(f"{url}/generate", json=body(), timeout=5)
+    assert (refused.status_code, refused.json()) == (503, {"detail": LOADING})
+    assert health(url)["status"] == "loading"  # §10.3: a 503 does not flip it to "ready"
+    gate.opened.set()
+    assert load.result().json() == {"status": "loaded", "engineModelName": "default", "error": None}
+    after = health(url)
+    assert (after["status"], after["currentEngineModel"]) == ("ready", "default")
+    assert httpx.post(f"{url}/generate", json=body(), timeout=30).status_code == 200
+
+
+def test_hotswap_shows_loading_with_no_model_while_the_new_one_loads(gated: Any) -> None:
+    server, url, pool = gated
+    load_default(url)
+    gate = server.hold("load:default")
+    swap = post(pool, url, "/load", {"engineModelName": "default"})
+    gate.reached()
+    during = health(url)
+    assert (during["status"], during["engineModelLoaded"], during["currentEngineModel"]) == (
+        "loading", False, None,
+    )  # fmt: skip
+    gate.opened.set()
+    assert swap.result().status_code == 200
+    assert health(url)["currentEngineModel"] == "default"
+
+
+# -- processing (§2.2, §2.5) -------------------------------------------------------------------
+
+
+def test_health_reports_processing_and_answers_while_a_job_runs(gated: Any) -> None:
+    server, url, pool = gated
+    load_default(url)
+    gate = server.hold("generate:slow")
+    job = post(pool, url, "/generate", body("slow"))
+    gate.reached()
+    during = health(url)
+    assert (during["status"], during["currentEngineModel"]) == ("processing", "default")
+    assert httpx.get(f"{url}/models", timeout=5).status_code == 200
+    assert httpx.get(f"{url}/info", timeout=5).status_code == 200
+    gate.opened.set()
+    response = job.result()
+    assert response.status_code == 200
+    assert response.content[:4] == b"RIFF"
+    assert health(url)["status"] == "ready"
+
+
+def test_status_stays_processing_until_every_queued_job_is_done(gated: Any) -> None:
+    # Our improvement: the reference reports "ready" when the first of two queued jobs ends.
+    server, url, pool = gated
+    load_default(url)
+    first, second = server.hold("generate:first"), server.hold("generate:second")
+    job1 = post(pool, url, "/generate", body("first"))
+    first.reached()
+    job2 = post(pool, url, "/generate", body("second"))
+    eventually(lambda: server.state.active_jobs == 2, "the second job queued")
+    first.opened.set()
+    assert job1.result().status_code == 200
+    assert health(url)["status"] == "processing"
+    second.opened.set()
+    assert job2.result().status_code == 200
+    assert health(url)["status"] == "ready"
+
+
+def test_a_load_queued_behind_a_job_shows_loading_until_it_has_loaded(gated: Any) -> None:
+    # Our improvement on §2.5: the job finishing does not report "ready" under a pending load.
+    server, url, pool = gated
+    load_default(url)
+    job_gate = server.hold("generate:slow")
+    job = post(pool, url, "/generate", body("slow"))
+    job_gate.reached()
+    load_gate = server.hold("load:default")
+    load = post(pool, url, "/load", {"engineModelName": "default"})
+    eventually(lambda: health(url)["status"] == "loading", "status loading behind the job")
+    job_gate.opened.set()
+    assert job.result().status_code == 200
+    load_gate.reached()
+    assert health(url)["status"] == "loading"
+    load_gate.opened.set()
+    assert load.result().status_code == 200
+    assert health(url)["status"] == "ready"
+
+
+# -- engine failures (§2.2, §2.3, §10.5, §10.8) ------------------------------------------------
+
+
+def test_an_engine_error_is_500_sets_error_and_the_next_generate_clears_it(failing: Any) -> None:
+    server, client = failing
+    server.fail_with = RuntimeError("boom")
+    response = client.post("/generate", json=body())
+    assert (response.status_code, response.json()) == (500, {"detail": "boom"})
+    broken = client.get("/health").json()
+    assert (broken["status"], broken["error"]) == ("error", "boom")
+    assert broken["engineModelLoaded"] is True  # "error" blocks nothing
+    server.fail_with = None
+    assert client.post("/generate", json=body()).status_code == 200
+    healed = client.get("/health").json()
+    assert (healed["status"], healed["error"]) == ("ready", None)
+
+
+def test_a_refused_request_after_an_error_reports_ready_and_keeps_the_message(
+    failing: Any,
+) -> None:
+    # §2.2: an HTTP error of a processing call sets "ready"; `error` keeps its old value.
+    server, client = failing
+    server.fail_with = RuntimeError("boom")
+    assert client.post("/generate", json=body()).status_code == 500
+    assert client.post("/generate", json=body(" ")).status_code == 400
+    after = client.get("/health").json()
+    assert (after["status"], after["error"]) == ("ready", "boom")
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+        RuntimeError("Out Of Memory while allocating the cache"),
+        OutOfMemoryError("CUDA allocator gave up"),
+    ],
+    ids=["cuda-message", "any-case-message", "by-type"],
+)
+def test_gpu_out_of_memory_is_503_gpu_oom(failing: Any, exc: BaseException) -> None:
+    server, client = failing
+    server.fail_with = exc
+    response = client.post("/generate", json=body())
+    assert (response.status_code, response.json()) == (503, {"detail": GPU_OOM})
+    after = client.get("/health").json()
+    assert (after["status"], after["error"]) == ("error", "GPU out of memory")
+
+
+def test_a_cuda_error_that_is_not_out_of_memory_is_a_plain_500(failing: Any) -> None:
+    # §10.8: the reference maps any message containing "cuda" to GPU_OOM; we do not.
+    server, client = failing
+    server.fail_with = RuntimeError("CUDA error: device-side assert triggered")
+    response = client.post("/generate", json=body())
+    assert response.status_code == 500
+    assert response.json() == {"detail": "CUDA error: device-side assert triggered"}
+    after = client.get("/health").json()
+    assert (after["status"], after["error"]) == (
+        "error", "CUDA error: device-side assert triggered",
+    )  # fmt: skip
+
+
+def test_an_http_error_from_the_engine_passes_through_and_sets_ready(failing: Any) -> None:
+    server, client = failing
+    server.fail_with = BadRequest("Language xx is not supported by this voice")
+    response = client.post("/generate", json=body())
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Language xx is not supported by this voice"}
+    after = client.get("/health").json()
+    assert (after["status"], after["error"]) == ("ready", None)
+
+
+def test_a_load_model_crash_is_500_and_sets_error(base: Path) -> None:
+    (base / "models" / "broken").mkdir(parents=True)
+    server = make_server(FailingTTS, base)
+    with TestClient(server.app) as client:
+        response = client.post("/load", json={"engineModelName": "broken"})
+        after = client.get("/health").json()
+        retry = client.post("/load", json={"engineModelName": "default"})
+        healed = client.get("/health").json()
+    assert (response.status_code, response.json()) == (500, {"detail": "weights are corrupt"})
+    assert (after["status"], after["error"]) == ("error", "weights are corrupt")
+    assert (after["engineModelLoaded"], after["currentEngineModel"]) == (False, None)
+    assert retry.status_code == 200
+    assert (healed["status"], healed["error"], healed["engineModelLoaded"]) == ("ready", None, True)
+
+
+# -- /shutdown (§3.5, §10.7) -------------------------------------------------------------------
+
+
+def test_shutdown_unloads_in_the_worker_while_health_keeps_answering(gated: Any) -> None:
+    server, url, pool = gated
+    load_default(url)
+    gate = server.hold("unload")
+    shutdown = post(pool, url, "/shutdown", {})
+    gate.reached()
+    assert health(url)["engineModelLoaded"] is True  # answered during the slow unload
+    assert not shutdown.done()
+    gate.opened.set()
+    response = shutdown.result()
+    assert (response.status_code, response.json()) == (200, {"status": "shutting_down"})
+    assert len(server.unload_threads) == 1
+    assert server.unload_threads[0].startswith("debug-tts-worker")
+    assert server.unload_threads[0] != threading.main_thread().name
+
+
+def test_after_shutdown_the_port_stops_answering(gated: Any) -> None:
+    _, url, _ = gated
+    load_default(url)
+    response = httpx.post(f"{url}/shutdown", json={}, timeout=10)
+    assert response.json() == {"status": "shutting_down"}
+
+    def refused() -> bool:
+        try:
+            httpx.get(f"{url}/health", timeout=1)
+        except httpx.TransportError:
+            return True
+        return False
+
+    eventually(refused, "the listener closing after /shutdown")
