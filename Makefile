@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) engines/tts/debug-tts/server.py --host 127.0.0.1 --port 8766
+	$(PY) engines/tts/piper/bake_default_voice.py
+	$(PY) engines/tts/piper/server.py --host 127.0.0.1 --port 8766 --load default
 
 demo: $(STAMP)
 	bash scripts/demo-store.sh

@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import BadRequest
 
-__all__ = ["decode_wav", "encode_wav"]
+__all__ = ["decode_wav", "encode_wav", "wav_duration"]
 
 _DTYPES = {1: np.uint8, 2: np.int16, 4: np.int32}
 
@@ -49,3 +49,13 @@ def decode_wav(data: bytes) -> tuple[np.ndarray, int]:
     if channels > 1:
         samples = samples.reshape(-1, channels).mean(axis=1)
     return samples, rate
+
+
+def wav_duration(data: bytes) -> float | None:
+    """Seconds of audio by the header alone, or None when `wave` cannot read the header."""
+    try:
+        with wave.open(io.BytesIO(data), "rb") as audio:
+            rate = audio.getframerate()
+            return audio.getnframes() / rate if rate else None
+    except (wave.Error, EOFError):
+        return None

@@ -4,6 +4,7 @@ from ..errors import BadRequest
 from .base import BaseEngineServer
 from .quality import BaseQualityServer
 from .run import run
+from .stt import BaseSTTServer
 from .tts import BaseTTSServer
 from .wire import (
     AnalysisDetails,
@@ -12,6 +13,9 @@ from .wire import (
     PronunciationRule,
     QualityField,
     QualityThresholds,
+    Transcript,
+    TranscriptSegment,
+    TranscriptWord,
 )
 
 __all__ = [
@@ -20,10 +24,14 @@ __all__ = [
     "BadRequest",
     "BaseEngineServer",
     "BaseQualityServer",
+    "BaseSTTServer",
     "BaseTTSServer",
     "InfoBlockItem",
     "PronunciationRule",
     "QualityField",
     "QualityThresholds",
+    "Transcript",
+    "TranscriptSegment",
+    "TranscriptWord",
     "run",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,7 +33,12 @@ def create_app(server: BaseEngineServer) -> FastAPI:
         logger.info(
             "%s ready; models: %s", server.display_name, ", ".join(server.store.names()) or "none"
         )
+        startup_load = None
+        if server.startup_model:
+            startup_load = asyncio.create_task(server.load_at_startup(server.startup_model))
         yield
+        if startup_load is not None and not startup_load.done():
+            startup_load.cancel()
         await server.shutdown_worker()
 
     app = FastAPI(title=server.display_name, version=__version__, lifespan=lifespan)

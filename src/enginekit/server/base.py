@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, HTTPException
 
-from ..errors import ModelNotFound
+from ..errors import EnginekitError, ModelNotFound
 from ..layout import EngineLayout
 from ..manifest import EngineManifest, ManifestError, load_manifest
 from ..models import ModelEntry, ModelSource, ModelStore, ProgressEvent, validate_model_name
@@ -68,6 +68,7 @@ class BaseEngineServer:
         self._worker = ThreadPoolExecutor(1, thread_name_prefix=f"{self.engine_name}-worker")
         self.model_lock = asyncio.Lock()
         self.request_exit: Callable[[], None] = lambda: None
+        self.startup_model: str | None = None
         self._app: FastAPI | None = None
 
     # -- the engine author's surface ---------------------------------------------------------
@@ -114,9 +115,8 @@ class BaseEngineServer:
         """One /models entry; display name and languages come from the yaml catalog if listed."""
         catalog = self.manifest.catalog_model(name) if self.manifest else None
         size = entry.size_bytes if entry else _declared_size(catalog)
-        fields = [
-            ModelField(key="size_mb", value=round((size or 0) / 2**20, 1), field_type="number")
-        ]
+        size_mb = round(size / 2**20, 1) if size is not None else _catalog_size_mb(catalog)
+        fields = [ModelField(key="size_mb", value=size_mb, field_type="number")]
         return ModelInfo(
             name=name,
             display_name=catalog.display_name if catalog else name,
@@ -173,6 +173,37 @@ class BaseEngineServer:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._worker, function, *args)
 
+    async def switch_model(self, name: str) -> None:
+        """The status machine of a load (§2.1 with §10.2): check, fetch while the old model
+        still serves, unload it, load the new one. Loads are serialised by the model lock."""
+        async with self.model_lock:
+            self.state.load_started()
+            try:
+                await self.run_in_worker(self.check_servable, name)
+                await self.run_in_worker(self.prepare_model, name)
+                await self.unload_current()
+                self.state.progress = LoadProgress(phase="loading", model=name)
+                await self.run_in_worker(self.load_model, name)
+            except (HTTPException, EnginekitError) as exc:
+                if exc.status_code < 500:
+                    self.state.load_refused()
+                else:
+                    self.state.load_failed(str(exc.detail))
+                raise
+            except Exception as exc:
+                logger.exception("Loading %s failed", name)
+                self.state.load_failed(str(exc))
+                raise HTTPException(status_code=500, detail=str(exc)) from exc
+            self.state.load_succeeded(name)
+        logger.info("Loaded model %s", name)
+
+    async def load_at_startup(self, name: str) -> None:
+        """`--load NAME`: load in the background so /health answers ("loading") meanwhile."""
+        try:
+            await self.switch_model(name)
+        except (HTTPException, EnginekitError) as exc:
+            logger.error("Could not load %s at start-up: %s", name, exc.detail)
+
     async def unload_current(self) -> None:
         if self.state.model_loaded:
             await self.run_in_worker(self.unload_model)
@@ -214,6 +245,12 @@ def _manifest_or_none(path: Path) -> EngineManifest | None:
 
 def _from_manifest(manifest: EngineManifest | None, key: str, fallback: str) -> str:
     return str(getattr(manifest, key)) if manifest is not None else fallback
+
+
+def _catalog_size_mb(catalog: Any) -> float:
+    """The catalog's informational size_mb for a model not downloaded yet, else 0."""
+    value = catalog.metadata().get("size_mb") if catalog is not None else None
+    return float(value) if isinstance(value, int | float) else 0.0
 
 
 def _declared_size(catalog: Any) -> int | None:

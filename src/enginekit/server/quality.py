@@ -9,8 +9,10 @@ from typing import ClassVar
 
 from fastapi import APIRouter, HTTPException
 
+from ..audio import wav_duration
 from .base import BaseEngineServer
-from .processing import check_ready, refuse, run_job
+from .processing import check_ready, refuse, refusing, run_job
+from .samples import check_inside
 from .wire import (
     AnalysisResult,
     AnalyzeRequest,
@@ -43,12 +45,20 @@ class BaseQualityServer(BaseEngineServer):
     def routers(self) -> list[APIRouter]:
         return [*super().routers(), _quality_router(self)]
 
-    def audio_from_request(self, request: AnalyzeRequest) -> bytes:
-        """The audio bytes by the contract's rules (§5 steps 2-5)."""
-        if request.audio_base64:
-            audio = _decode_base64(self, request.audio_base64)
-        elif request.audio_path:
-            audio = _read_path(self, request.audio_path)
+    def audio_from_request(
+        self, audio_base64: str | None, audio_path: str | None, samples_only: bool = False
+    ) -> bytes:
+        """The audio bytes by the contract's rules (§5 steps 2-5), then the duration limit.
+
+        `samples_only` confines `audio_path` to samples/ (the reference's /analyze reads any
+        server-local path; new endpoints do not).
+        """
+        if audio_base64:
+            audio = _decode_base64(self, audio_base64)
+        elif audio_path:
+            if samples_only:
+                refusing(self, check_inside, self.samples_dir, audio_path)
+            audio = _read_path(self, audio_path)
         else:
             refuse(self, 400, "Either audio_base64 or audio_path must be provided")
         if not audio:
@@ -57,7 +67,20 @@ class BaseQualityServer(BaseEngineServer):
             refuse(self, 400, "Audio data too small to be valid WAV")
         if audio[0:4] != b"RIFF" or audio[8:12] != b"WAVE":
             refuse(self, 400, "Invalid audio format: expected WAV file")
+        self._check_duration(audio)
         return audio
+
+    def _check_duration(self, audio: bytes) -> None:
+        """constraints.max_audio_duration, from the WAV header (unreadable headers pass)."""
+        limit = self.manifest.constraints.max_audio_duration if self.manifest else None
+        seconds = wav_duration(audio)
+        if limit and seconds is not None and seconds > limit:
+            refuse(
+                self,
+                400,
+                f"Audio too long ({seconds:.1f} s). {self.display_name} max is "
+                f"{limit} s. Split the audio into shorter parts.",
+            )
 
 
 def quality_status(score: int) -> str:
@@ -94,7 +117,7 @@ def _quality_router(server: BaseQualityServer) -> APIRouter:
     @router.post("/analyze", response_model=AnalyzeResponse)
     async def analyze(request: AnalyzeRequest) -> AnalyzeResponse:
         check_ready(server)
-        audio = server.audio_from_request(request)
+        audio = server.audio_from_request(request.audio_base64, request.audio_path)
         result = await run_job(
             server, server.analyze_audio, audio, request.language,
             request.quality_thresholds, request.expected_text, request.pronunciation_rules,

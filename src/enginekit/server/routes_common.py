@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException
 
-from ..errors import EnginekitError
 from ..manifest import EngineManifest
 from .device import device_info, device_name
 from .wire import (
@@ -53,9 +52,7 @@ def common_router(server: BaseEngineServer) -> APIRouter:
     @router.post("/load", response_model=LoadResponse)
     async def load(request: LoadRequest) -> LoadResponse:
         name = request.engine_model_name
-        async with server.model_lock:
-            await _load(server, name)
-        logger.info("Loaded model %s", name)
+        await server.switch_model(name)
         return LoadResponse(status="loaded", engine_model_name=name)
 
     @router.get("/info", response_model=InfoResponse)
@@ -93,37 +90,6 @@ def _health(server: BaseEngineServer) -> HealthResponse:
         package_version=version, gpu_memory_used_mb=device.gpu_memory_used_mb,
         gpu_memory_total_mb=device.gpu_memory_total_mb, progress=state.progress,
     )  # fmt: skip
-
-
-async def _load(server: BaseEngineServer, name: str) -> None:
-    """The status machine of a load (§2.1 with §10.2); the caller holds the model lock."""
-    server.state.load_started()
-    try:
-        await _swap(server, name)
-    except (HTTPException, EnginekitError) as exc:
-        _record_load_error(server, exc.status_code, str(exc.detail))
-        raise
-    except Exception as exc:
-        logger.exception("Loading %s failed", name)
-        server.state.load_failed(str(exc))
-        raise HTTPException(status_code=500, detail=str(exc)) from exc
-    server.state.load_succeeded(name)
-
-
-async def _swap(server: BaseEngineServer, name: str) -> None:
-    """Check, fetch (old model still loaded), unload the old one, load the new one."""
-    await server.run_in_worker(server.check_servable, name)
-    await server.run_in_worker(server.prepare_model, name)
-    await server.unload_current()
-    server.state.progress = None
-    await server.run_in_worker(server.load_model, name)
-
-
-def _record_load_error(server: BaseEngineServer, status_code: int, detail: str) -> None:
-    if status_code < 500:
-        server.state.load_refused()
-    else:
-        server.state.load_failed(detail)
 
 
 def build_info(server: BaseEngineServer) -> InfoResponse:

@@ -39,6 +39,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=os.environ.get("HOST") or "127.0.0.1",
         help="address to bind (default: $HOST, else 127.0.0.1)",
     )
+    parser.add_argument(
+        "--load",
+        metavar="MODEL",
+        default=os.environ.get("ENGINE_LOAD_MODEL") or None,
+        help="load this model at start-up ('default' for the engine's default model; "
+        "default: $ENGINE_LOAD_MODEL, else none)",
+    )
     return parser.parse_args(argv)
 
 
@@ -51,6 +58,8 @@ def run(factory: Callable[[], BaseEngineServer], argv: Sequence[str] | None = No
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     server = factory()
+    if args.load:
+        server.startup_model = server.default_model if args.load == "default" else args.load
     config = uvicorn.Config(
         server.app, host=args.host, port=args.port, log_level="error", access_log=False
     )

@@ -14,6 +14,7 @@ from ..errors import BadRequest
 
 __all__ = [
     "UploadTooLarge",
+    "check_inside",
     "check_sample_id",
     "check_speaker_file",
     "sample_path",
@@ -34,6 +35,12 @@ def _contained(path: Path, samples_dir: Path) -> bool:
         return path.resolve().is_relative_to(samples_dir.resolve())
     except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
         return False
+
+
+def check_inside(samples_dir: Path, path: str) -> None:
+    """A client-given path must resolve inside samples/ (no reading arbitrary server files)."""
+    if not _contained(Path(path), samples_dir):
+        raise BadRequest(f"Audio path must be inside {samples_dir}: {path}")
 
 
 def sample_path(samples_dir: Path, sample_id: str) -> Path:

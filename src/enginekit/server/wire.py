@@ -34,6 +34,10 @@ __all__ = [
     "QualityThresholds",
     "SampleCheckRequest",
     "SampleCheckResponse",
+    "TranscribeRequest",
+    "Transcript",
+    "TranscriptSegment",
+    "TranscriptWord",
     "UpstreamInfo",
     "VariantInfo",
 ]
@@ -234,3 +238,34 @@ class AnalyzeResponse(WireModel):
     quality_score: int
     quality_status: Literal["perfect", "warning", "defect"]
     details: AnalysisDetails
+
+
+# -- stt (additive) -------------------------------------------------------------------------
+
+
+class TranscribeRequest(WireModel):
+    audio_base64: str | None = None
+    audio_path: str | None = None
+    language: str | None = None
+    word_timestamps: bool = False
+
+
+class TranscriptSegment(WireModel):
+    start: float
+    end: float
+    text: str
+
+
+class TranscriptWord(WireModel):
+    word: str
+    start: float
+    end: float
+    probability: float
+
+
+class Transcript(WireModel):
+    text: str
+    language: str
+    duration: float
+    segments: list[TranscriptSegment] = Field(default_factory=list)
+    words: list[TranscriptWord] = Field(default_factory=list)
