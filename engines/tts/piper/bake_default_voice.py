@@ -28,7 +28,11 @@ def bake(models_dir: Path) -> Path:
         for suffix in (".onnx", ".onnx.json"):
             shutil.copy2(data / f"{VOICE}{suffix}", staging / f"{VOICE}{suffix}")
         staging.chmod(0o755)
-        os.replace(staging, target)
+        try:
+            os.replace(staging, target)
+        except OSError:
+            if not (target / f"{VOICE}.onnx").is_file():
+                raise  # a concurrent bake that placed the voice first is success
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target

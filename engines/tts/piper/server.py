@@ -58,7 +58,9 @@ class PiperTTSServer(BaseTTSServer):
         pieces: list[np.ndarray] = []
         for chunk in self.voice.synthesize(text, syn_config=config):
             pieces += [chunk.audio_float_array, pause]
-        return encode_wav(np.concatenate(pieces[:-1]) if pieces else np.zeros(0), rate)
+        if not pieces:
+            raise BadRequest(f"Nothing to speak in the text: {text!r}")
+        return encode_wav(np.concatenate(pieces[:-1]), rate)
 
 
 if __name__ == "__main__":

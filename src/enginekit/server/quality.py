@@ -50,13 +50,14 @@ class BaseQualityServer(BaseEngineServer):
     ) -> bytes:
         """The audio bytes by the contract's rules (§5 steps 2-5), then the duration limit.
 
-        `samples_only` confines `audio_path` to samples/ (the reference's /analyze reads any
-        server-local path; new endpoints do not).
+        `samples_only` confines `audio_path` to samples/, relative paths being taken from there
+        (the reference's /analyze reads any server-local path; new endpoints do not).
         """
         if audio_base64:
             audio = _decode_base64(self, audio_base64)
         elif audio_path:
             if samples_only:
+                audio_path = str(self.samples_dir / audio_path)  # relative paths: in samples/
                 refusing(self, check_inside, self.samples_dir, audio_path)
             audio = _read_path(self, audio_path)
         else:
