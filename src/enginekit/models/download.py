@@ -8,7 +8,6 @@ bandwidth (N processes download once); the rename is what makes a half model imp
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import threading
@@ -25,10 +24,9 @@ from ..errors import (
     DownloadError,
     LockTimeout,
     OfflineError,
-    StoreNotWritable,
 )
 from ..settings import StoreSettings
-from .integrity import fsync_directory, sha256_of
+from .integrity import fsync_directory, sha256_of, writable
 from .progress import ProgressCallback, ProgressEvent
 from .records import FileRecord, ModelRecord, write_record
 from .sources import FileTask, ModelSource
@@ -113,29 +111,22 @@ class Downloader:
         logger.info("Downloaded %s into %s", name, final)
         return final
 
+    def _not_writable(self, name: str) -> str:
+        return (
+            f"Cannot download {name}: {self.external_dir} is not writable. Mount it read-write, "
+            "or place the model there yourself"
+        )
+
     def _prepare_state_dir(self, name: str) -> None:
-        try:
+        with writable(self._not_writable(name)):
             self.lock_path(name).parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-                raise StoreNotWritable(
-                    f"Cannot download {name}: {self.external_dir} is not writable "
-                    f"({exc.strerror}). Mount it read-write, or place the model there yourself."
-                ) from exc
-            raise
 
     @contextmanager
     def _model_lock(self, name: str) -> Iterator[None]:
         lock = FileLock(str(self.lock_path(name)))
-        try:
+        # The lock file may exist on a volume that is now mounted read-only.
+        with writable(self._not_writable(name)):
             self._acquire(lock, name)
-        except OSError as exc:  # e.g. the lock file exists on a volume now mounted read-only
-            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
-                raise
-            raise StoreNotWritable(
-                f"Cannot download {name}: {self.external_dir} is not writable "
-                f"({exc.strerror}). Mount it read-write, or place the model there yourself."
-            ) from exc
         try:
             yield
         finally:

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHUNK_SIZE", "atomic_write_json", "fsync_directory", "sha256_of"]
+from ..errors import StoreNotWritable
+
+__all__ = [
+    "CHUNK_SIZE",
+    "READ_ONLY_ERRNOS",
+    "atomic_write_json",
+    "fsync_directory",
+    "sha256_of",
+    "writable",
+]
+
+READ_ONLY_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 
 CHUNK_SIZE = 1 << 20
 
@@ -45,3 +58,15 @@ def atomic_write_json(path: Path, data: Any) -> None:
     finally:
         temporary.unlink(missing_ok=True)
     fsync_directory(path.parent)
+
+
+@contextlib.contextmanager
+def writable(what: str) -> Iterator[None]:
+    """Report a read-only filesystem (a `:ro` mount, missing permissions) as StoreNotWritable
+    with `what` failed and why; any other OSError passes through unchanged."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in READ_ONLY_ERRNOS:
+            raise StoreNotWritable(f"{what} ({exc.strerror})") from exc
+        raise

@@ -7,7 +7,6 @@ model of that name is already there (baked-in wins). On-demand downloads land in
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import shutil
@@ -20,10 +19,11 @@ from typing import Literal
 import httpx
 from filelock import FileLock, Timeout
 
-from ..errors import BakedInModelError, ModelNotFound, StoreNotWritable
+from ..errors import BakedInModelError, ModelNotFound
 from ..layout import EngineLayout
 from ..settings import StoreSettings
 from .download import Downloader
+from .integrity import writable
 from .linking import TEMP_SUFFIX, Linker, choose_linker, link_target, link_text, remove_link
 from .names import is_visible_name, validate_model_name
 from .progress import ProgressCallback
@@ -169,16 +169,11 @@ class ModelStore:
         same link first."""
         link_path = self.models_dir / name
         try:
-            self.linker.link(link_path, link_text(self.models_dir, self.external_dir, name))
+            with writable(f"Cannot link {name}: {self.models_dir} is not writable"):
+                self.linker.link(link_path, link_text(self.models_dir, self.external_dir, name))
         except FileExistsError:
             if link_target(link_path) == self.external_dir / name:
                 return False
-            raise
-        except OSError as exc:
-            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-                raise StoreNotWritable(
-                    f"Cannot link {name}: {self.models_dir} is not writable ({exc.strerror})"
-                ) from exc
             raise
         return True
 
@@ -231,16 +226,9 @@ class ModelStore:
 
     def _move_to_trash(self, external: Path) -> Path:
         trash = self.downloader.state_dir / "trash" / f"{external.name}.{uuid.uuid4().hex}"
-        try:
+        with writable(f"Cannot remove {external.name}: {self.external_dir} is not writable"):
             trash.parent.mkdir(parents=True, exist_ok=True)
             os.replace(external, trash)
-        except OSError as exc:
-            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-                raise StoreNotWritable(
-                    f"Cannot remove {external.name}: {self.external_dir} is "
-                    f"not writable ({exc.strerror})"
-                ) from exc
-            raise
         return trash
 
     def prune(self, grace_s: float | None = None) -> list[PruneAction]:

@@ -23,7 +23,7 @@ import httpx
 
 from ..errors import DownloadError, InsufficientSpace, SourceMissing, StoreNotWritable
 from ..settings import StoreSettings
-from .integrity import CHUNK_SIZE, atomic_write_json
+from .integrity import CHUNK_SIZE, READ_ONLY_ERRNOS, atomic_write_json
 from .sources import FileTask
 
 __all__ = ["ByteCallback", "FileTransfer", "part_path"]
@@ -247,7 +247,7 @@ def _discard(part: Path) -> None:
 
 def _os_error(exc: OSError, directory: Path) -> Exception:
     """Translate the OS errors a user can act on; leave the rest as they are."""
-    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+    if exc.errno in READ_ONLY_ERRNOS:
         return StoreNotWritable(f"Cannot write to {directory}: {exc.strerror} (read-only mount?)")
     if exc.errno == errno.ENOSPC:
         return InsufficientSpace(0, shutil.disk_usage(directory).free, str(directory))
