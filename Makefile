@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint format clean
+.PHONY: run demo test bench lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,18 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/enginekit check
 	$(PY) -m pytest
+
+# Benchmarks against baselines measured in the same run (docs/benchmarks.md); not part of test.
+bench: $(STAMP)
+	$(PY) bench/download.py
+	$(PY) bench/entrypoint.py
+	$(PY) bench/debug_tts.py
+	$(PY) bench/responsiveness.py
+	$(PY) bench/overhead.py
+	$(PY) bench/discovery.py
+	$(PY) bench/containers.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

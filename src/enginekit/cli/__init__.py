@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import EnginekitError
 from ..logs import InvalidLogLevel, configure_logging, level_from_env
-from . import models, schema
+from . import check, models, schema
 
 __all__ = ["main"]
 
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"enginekit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    check.register(commands)
     models.register(commands)
     schema.register(commands)
     return parser

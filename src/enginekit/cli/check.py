@@ -1,0 +1,100 @@
+"""`enginekit check [PATH ...]`: review engines against the Model Management Standard's checklist.
+
+Exit codes: 0 when every rule passes (or does not apply), 1 when one fails, 2 for usage errors such
+as a path that is not an engine directory, so CI can run it as a gate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from ..conformance import EngineReport, Finding
+
+__all__ = ["register"]
+
+_STYLES = {"pass": "green", "fail": "bold red", "skip": "dim"}
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "check",
+        help="check engines against the Model Management Standard",
+        description="Check engine directories against the Model Management Standard's "
+        "conformance checklist: server.py, Dockerfile, .dockerignore and engine.yaml. "
+        "Exit 0 when all rules pass, 1 when one fails, 2 on usage errors.",
+    )
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="engine directories (default: every engine under engines/ of the repository)",
+    )
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.set_defaults(handler=_check)
+
+
+def _check(args: argparse.Namespace) -> int:
+    # Imported here: the Docker SDK and jsonschema need not load for every other command.
+    from ..conformance import check_paths  # noqa: PLC0415
+
+    reports = check_paths(args.paths)
+    cwd = Path.cwd().resolve()
+    passed = all(r.passed for r in reports)
+    if args.json:
+        data = {"passed": passed, "engines": [r.to_dict(cwd) for r in reports]}
+        print(json.dumps(data, indent=2))
+    else:
+        console = Console()
+        for report in reports:
+            console.print(_table(report, cwd))
+        console.print(_summary(reports))
+    return 0 if passed else 1
+
+
+def _table(report: EngineReport, cwd: Path) -> Table:
+    verdict = "[green]passes[/]" if report.passed else "[bold red]fails[/]"
+    where = report.to_dict(cwd)["path"]
+    table = Table(title=f"{report.name} ({where}) {verdict}", title_justify="left")
+    table.add_column("rule", no_wrap=True)  # whole, so it can be looked up in the docs
+    table.add_column("result", no_wrap=True)
+    table.add_column("file:line", no_wrap=True)
+    table.add_column("details / how to fix", overflow="fold", ratio=1)
+    for finding in report.findings:
+        details = Text(finding.message)
+        if not finding.passed and finding.fix:
+            details.append(f"\nfix: {finding.fix}", style="yellow")
+        table.add_row(
+            finding.rule,
+            Text(finding.status.value.upper(), style=_STYLES[finding.status.value]),
+            _where(finding, report.path, cwd),
+            details,
+        )
+    return table
+
+
+def _where(finding: Finding, engine: Path, cwd: Path) -> str:
+    """Files of the engine relative to it (the title names it), others relative to the cwd."""
+    if finding.file is not None and finding.file.is_relative_to(engine):
+        return finding.location(engine)
+    return finding.location(cwd)
+
+
+def _summary(reports: list[EngineReport]) -> Text:
+    failing = [r for r in reports if not r.passed]
+    rules = sum(len(r.failures) for r in reports)
+    if not failing:
+        return Text(f"{len(reports)} engine(s) checked: all conform.", style="green")
+    names = ", ".join(r.name for r in failing)
+    return Text(
+        f"{len(reports)} engine(s) checked: {len(failing)} fail(s) {rules} finding(s): {names}",
+        style="bold red",
+    )
