@@ -153,10 +153,18 @@ def _link(args: argparse.Namespace) -> int:
 def _pull(args: argparse.Namespace) -> int:
     store = _store(args)
     source = ModelSource.from_spec(args.source, args.files, args.sha256, args.size)
+    present = store.has(args.name)
     with _progress_bar(enabled=not args.json and sys.stderr.isatty()) as progress:
         path = store.ensure(args.name, source, progress)
-    report = store.verify(args.name)
-    data = {"name": args.name, "path": str(path), "files": [asdict(c) for c in report.files]}
+    record = store.record(args.name)
+    if present or record is None:  # not fetched now: re-hash what is there
+        files = [asdict(c) for c in store.verify(args.name).files]
+    else:  # just hashed while downloading (and checked against any declared sha256)
+        files = [
+            {"path": f.path, "status": "ok", "sha256": f.sha256, "size": f.size}
+            for f in record.files
+        ]
+    data = {"name": args.name, "path": str(path), "downloaded": not present, "files": files}
     _emit(args, data, lambda c: c.print(f"{args.name} ready at {path}"))
     return 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -38,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 STATE_DIR = ".enginekit"
 _LOCK_NOTICE_AFTER_S = 1.0
+PROGRESS_BYTES = 1 << 20
+PROGRESS_SECONDS = 0.1
 
 
 class Downloader:
@@ -196,10 +199,17 @@ class _Tracker:
 
     def for_file(self, relpath: str) -> ByteCallback:
         before = self.finished
+        reported, reported_at = -PROGRESS_BYTES, 0.0
 
         def report(done: int, file_total: int | None) -> None:
+            nonlocal reported, reported_at
             if self.callback is None:
                 return
+            now = time.monotonic()
+            recent = done - reported < PROGRESS_BYTES and now - reported_at < PROGRESS_SECONDS
+            if recent and done != file_total:
+                return  # an event per MiB or per 0.1 s is plenty, and keeps a 1 GiB pull fast
+            reported, reported_at = done, now
             total = self.total
             if total is None and self.single_file:
                 total = file_total

@@ -7,6 +7,8 @@ import errno
 import hashlib
 import json
 import os
+import queue
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ from ..errors import StoreNotWritable
 __all__ = [
     "CHUNK_SIZE",
     "READ_ONLY_ERRNOS",
+    "BackgroundHash",
     "atomic_write_json",
     "fsync_directory",
     "sha256_of",
@@ -34,6 +37,41 @@ def sha256_of(path: Path) -> str:
         while chunk := handle.read(CHUNK_SIZE):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+class BackgroundHash:
+    """sha256 fed on its own thread: hashlib releases the GIL on large buffers, so hashing
+    overlaps receiving and writing instead of adding to them. Use as a context manager."""
+
+    _QUEUE_CHUNKS = 64  # bounds memory to 64 chunks in flight
+
+    def __init__(self, digest: Any | None = None) -> None:
+        self._digest = digest if digest is not None else hashlib.sha256()
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=self._QUEUE_CHUNKS)
+        self._thread = threading.Thread(target=self._run, name="sha256", daemon=True)
+
+    def __enter__(self) -> BackgroundHash:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._finish()
+
+    def update(self, chunk: bytes) -> None:
+        self._chunks.put(chunk)
+
+    def hexdigest(self) -> str:
+        self._finish()
+        return str(self._digest.hexdigest())
+
+    def _run(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            self._digest.update(chunk)
+
+    def _finish(self) -> None:
+        if self._thread.is_alive():
+            self._chunks.put(None)
+            self._thread.join()
 
 
 def fsync_directory(directory: Path) -> None:

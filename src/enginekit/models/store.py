@@ -24,10 +24,19 @@ from ..layout import EngineLayout
 from ..settings import StoreSettings
 from .download import Downloader
 from .integrity import writable
-from .linking import TEMP_SUFFIX, Linker, choose_linker, link_target, link_text, remove_link
+from .linking import (
+    SIDECAR_SUFFIX,
+    TEMP_SUFFIX,
+    Linker,
+    choose_linker,
+    link_target,
+    link_text,
+    remove_link,
+    sidecar_of,
+)
 from .names import is_visible_name, validate_model_name
 from .progress import ProgressCallback
-from .records import read_record
+from .records import ModelRecord, read_record
 from .sources import ModelSource
 from .verification import VerifyReport, verify_model
 
@@ -102,13 +111,25 @@ class ModelStore:
         """Every visible entry of models/, sorted by name."""
         if not self.models_dir.is_dir():
             return []
-        with os.scandir(self.models_dir) as entries:
-            names = sorted(e.name for e in entries if _listable(e.name))
-        return [self._entry(name, with_sizes) for name in names]
+        with os.scandir(self.models_dir) as scan:
+            entries = list(scan)
+        # One listing answers "is it a link?" for both mechanisms: symlinks by their entry,
+        # mirrors by their hidden sidecar in the same directory.
+        sidecars = {e.name for e in entries if e.name.endswith(SIDECAR_SUFFIX)}
+        listed = sorted((e for e in entries if _listable(e.name)), key=lambda e: e.name)
+        return [self._entry(e, sidecars, with_sizes) for e in listed]
 
     def names(self) -> list[str]:
         """Names of the models that can be served now (dangling links excluded)."""
         return [e.name for e in self.discover(with_sizes=False) if e.kind != "dangling"]
+
+    def has(self, name: str) -> bool:
+        """Whether `name` is servable without a download (in models/ or external_models/)."""
+        return self.path_of(name).exists() or os.path.lexists(self.external_dir / name)
+
+    def record(self, name: str) -> ModelRecord | None:
+        """What was recorded when `name` was downloaded, or None (baked-in, mounted)."""
+        return read_record(self.downloader.record_path(validate_model_name(name)))
 
     def resolve(self, name: str) -> Path:
         path = self.path_of(name)
@@ -116,15 +137,16 @@ class ModelStore:
             raise ModelNotFound(name, self.names())
         return path
 
-    def _entry(self, name: str, with_sizes: bool) -> ModelEntry:
-        path = self.models_dir / name
-        target = link_target(path)
+    def _entry(self, entry: os.DirEntry[str], sidecars: set[str], with_sizes: bool) -> ModelEntry:
+        path = Path(entry.path)
+        linked = entry.is_symlink() or sidecar_of(path).name in sidecars
+        target = link_target(path) if linked else None
         if target is None:
             kind: Kind = "baked-in"
         else:
             kind = "external" if target.exists() else "dangling"
         size = _size_of(path) if with_sizes and kind != "dangling" else 0
-        return ModelEntry(name, kind, path, size, target)
+        return ModelEntry(entry.name, kind, path, size, target)
 
     # -- linking -------------------------------------------------------------------------
 
@@ -279,8 +301,7 @@ class ModelStore:
     def verify(self, name: str, source: ModelSource | None = None) -> VerifyReport:
         """Re-hash a model's files against its download record (or the source's declarations)."""
         path = self.resolve(name)
-        record = read_record(self.downloader.record_path(name))
-        return verify_model(name, path, record, source, self.settings)
+        return verify_model(name, path, self.record(name), source, self.settings)
 
 
 def _listable(name: str) -> bool:
@@ -301,17 +322,19 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
-def _size_of(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
-    total = 0
-    for root, _dirs, files in os.walk(path, followlinks=False):
-        for filename in files:
-            try:
-                total += os.lstat(os.path.join(root, filename)).st_size
-            except OSError:
-                continue
-    return total
+def _size_of(path: Path | str) -> int:
+    """Bytes of a file, or of every file below a directory (links inside are not followed)."""
+    try:
+        if not os.path.isdir(path):
+            return os.stat(path).st_size
+        with os.scandir(path) as scan:
+            return sum(
+                _size_of(e.path) if e.is_dir(follow_symlinks=False)
+                else e.stat(follow_symlinks=False).st_size
+                for e in scan
+            )  # fmt: skip
+    except OSError:
+        return 0
 
 
 def _delete(path: Path) -> None:

@@ -23,7 +23,7 @@ import httpx
 
 from ..errors import DownloadError, InsufficientSpace, SourceMissing, StoreNotWritable
 from ..settings import StoreSettings
-from .integrity import CHUNK_SIZE, READ_ONLY_ERRNOS, atomic_write_json
+from .integrity import CHUNK_SIZE, READ_ONLY_ERRNOS, BackgroundHash, atomic_write_json
 from .sources import FileTask
 
 __all__ = ["ByteCallback", "FileTransfer", "part_path"]
@@ -102,8 +102,8 @@ class FileTransfer:
             _save_state(part, task.url, response, total)
             needed = (total - offset) if total is not None else task.size
             _check_space(part.parent, needed)
-            digest = _hash_prefix(part, offset)
-            with _open_part(part, "ab" if offset else "wb") as handle:
+            digest = BackgroundHash(_hash_prefix(part, offset))
+            with digest, _open_part(part, "ab" if offset else "wb") as handle:
                 done = offset
                 # No chunk size: bytes are written as they arrive, so a cut leaves them all.
                 for chunk in response.iter_bytes():
@@ -199,9 +199,9 @@ def _copy_local(source: Path, part: Path, on_bytes: ByteCallback) -> str:
         raise DownloadError(f"Local source file not found: {source}")
     total = source.stat().st_size
     _check_space(part.parent, total)
-    digest = hashlib.sha256()
+    digest = BackgroundHash()
     done = 0
-    with source.open("rb") as reader, _open_part(part, "wb") as writer:
+    with digest, source.open("rb") as reader, _open_part(part, "wb") as writer:
         while chunk := reader.read(CHUNK_SIZE):
             _write(writer, chunk, part, total)
             digest.update(chunk)

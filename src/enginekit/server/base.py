@@ -98,11 +98,14 @@ class BaseEngineServer:
     @property
     def default_model(self) -> str | None:
         """The yaml's default_model when it can be served, else the first servable model."""
-        names = self.servable_model_names()
+        return self.pick_default(self.servable_model_names())
+
+    def pick_default(self, names: list[str]) -> str | None:
+        """The default among `names` (so /models decides it from the listing it already has)."""
         declared = self.manifest.default_model if self.manifest else None
         if declared in names:
             return declared
-        return names[0] if names else None
+        return min(names) if names else None
 
     def get_available_models(self) -> list[ModelInfo]:
         """models/ (baked-in and linked) plus catalog models that can be downloaded."""

@@ -43,7 +43,7 @@ def common_router(server: BaseEngineServer) -> APIRouter:
     async def models() -> ModelsResponse:
         try:
             listed = await asyncio.to_thread(server.get_available_models)
-            default = await asyncio.to_thread(lambda: server.default_model)
+            default = server.pick_default([model.name for model in listed])
         except Exception as exc:
             logger.exception("Listing models failed")
             raise HTTPException(status_code=500, detail=str(exc)) from exc
