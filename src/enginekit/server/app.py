@@ -23,6 +23,7 @@ __all__ = ["create_app"]
 logger = logging.getLogger(__name__)
 
 UNAUTHENTICATED_PATHS = frozenset({"/health"})
+STARTUP_NAMES_SHOWN = 10
 
 
 def create_app(server: BaseEngineServer) -> FastAPI:
@@ -30,9 +31,11 @@ def create_app(server: BaseEngineServer) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         for action in server.store.link_external():
             logger.debug("link_external: %s %s", action.action, action.name)
-        logger.info(
-            "%s ready; models: %s", server.display_name, ", ".join(server.store.names()) or "none"
+        names = server.store.names()
+        shown = ", ".join(names[:STARTUP_NAMES_SHOWN]) + (
+            ", ..." if len(names) > STARTUP_NAMES_SHOWN else ""
         )
+        logger.info("%s ready; %d model(s): %s", server.display_name, len(names), shown or "none")
         startup_load = None
         if server.startup_model:
             startup_load = asyncio.create_task(server.load_at_startup(server.startup_model))
