@@ -34,7 +34,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _REQUIRED: Any = object()
-_SOURCE_OF_KIND = {"baked-in": "baked-in", "external": "external"}
 
 
 class BaseEngineServer:
@@ -125,7 +124,7 @@ class BaseEngineServer:
             display_name=catalog.display_name if catalog else name,
             languages=self._languages_of(catalog),
             fields=fields,
-            source=_SOURCE_OF_KIND[entry.kind] if entry else "downloadable",
+            source=entry.kind if entry else "downloadable",  # callers drop dangling entries
             size_bytes=size,
         )
 
@@ -177,8 +176,9 @@ class BaseEngineServer:
         return await loop.run_in_executor(self._worker, function, *args)
 
     async def switch_model(self, name: str) -> None:
-        """The status machine of a load (§2.1 with §10.2): check, fetch while the old model
-        still serves, unload it, load the new one. Loads are serialised by the model lock."""
+        """The status machine of a load (§2.1 with §10.2): check the name and fetch the
+        model while the old one stays loaded, then unload it and load the new one. Loads are
+        serialised by the model lock."""
         async with self.model_lock:
             self.state.load_started()
             try:
