@@ -11,12 +11,14 @@ __all__ = [
     "BadRequest",
     "BakedInModelError",
     "ChecksumMismatch",
+    "DownloadCancelled",
     "DownloadError",
     "EnginekitError",
     "InsufficientSpace",
     "InvalidModelName",
     "InvalidSource",
     "LockTimeout",
+    "MissingExtra",
     "ModelNotFound",
     "OfflineError",
     "SourceMissing",
@@ -52,6 +54,12 @@ class InvalidModelName(EnginekitError):
     usage_error = True
 
 
+class MissingExtra(EnginekitError):
+    """A command needs an optional dependency group that is not installed."""
+
+    usage_error = True
+
+
 class InvalidSource(EnginekitError):
     """A download spec that cannot be understood."""
 
@@ -81,6 +89,12 @@ class DownloadError(EnginekitError):
     """A transfer failed after its retries; nothing was made visible."""
 
     status_code = 502
+
+
+class DownloadCancelled(DownloadError):
+    """The engine is shutting down; the partial download is kept and resumes next time."""
+
+    status_code = 503
 
 
 class SourceMissing(DownloadError):

@@ -54,7 +54,6 @@ def test_discover_skips_hidden_and_temporary_entries(tmp_path: Path) -> None:
     add_baked(store, "default")
     (store.models_dir / ".cache").mkdir()
     (store.models_dir / ".half.abc.enginekit-tmp").mkdir()
-    (store.models_dir / "half.enginekit-tmp").mkdir()
     assert [e.name for e in store.discover()] == ["default"]
 
 

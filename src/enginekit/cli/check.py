@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ..errors import MissingExtra
+
 if TYPE_CHECKING:
     from ..conformance import EngineReport, Finding
 
@@ -43,8 +45,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _check(args: argparse.Namespace) -> int:
-    # Imported here: the Docker SDK and jsonschema need not load for every other command.
-    from ..conformance import check_paths  # noqa: PLC0415
+    # Imported here: the Docker SDK and jsonschema (the "check" extra) are not needed by engines.
+    try:
+        from ..conformance import check_paths  # noqa: PLC0415
+    except ImportError as exc:
+        raise MissingExtra(
+            f"enginekit check needs the 'check' extra ({exc.name} is missing): "
+            "pip install 'enginekit[check]'"
+        ) from exc
 
     reports = check_paths(args.paths)
     cwd = Path.cwd().resolve()

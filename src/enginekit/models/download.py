@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -55,6 +56,7 @@ class Downloader:
         self.external_dir = external_dir
         self.settings = settings
         self._client = client
+        self.cancel = threading.Event()
         self._inflight: dict[str, Future[Path]] = {}
         self._inflight_guard = threading.Lock()
 
@@ -67,6 +69,10 @@ class Downloader:
 
     def staging_dir(self, name: str) -> Path:
         return self.state_dir / "staging" / name
+
+    def source_marker(self, name: str) -> Path:
+        """Which source the staging directory of `name` belongs to (see _claim_staging)."""
+        return self.state_dir / "staging" / f".{name}.source"
 
     def lock_path(self, name: str) -> Path:
         return self.state_dir / "locks" / f"{name}.lock"
@@ -107,9 +113,12 @@ class Downloader:
             if os.path.lexists(final):
                 logger.info("%s appeared while waiting for the lock; not downloading", name)
                 return final
-            self.staging_dir(name).mkdir(parents=True, exist_ok=True)
+            staging = self.staging_dir(name)
+            _claim_staging(staging, self.source_marker(name), source.url)
             self._fetch_all(name, source, tasks, progress)
-            os.replace(self.staging_dir(name), final)
+            _keep_only(staging, {task.relpath for task in tasks})
+            os.replace(staging, final)
+            self.source_marker(name).unlink(missing_ok=True)
             fsync_directory(self.external_dir)
         logger.info("Downloaded %s into %s", name, final)
         return final
@@ -159,7 +168,7 @@ class Downloader:
         tracker = _Tracker(name, progress, tasks)
         records: list[FileRecord] = []
         with self._http_client() as client:
-            transfer = FileTransfer(client, self.settings)
+            transfer = FileTransfer(client, self.settings, self.cancel)
             for task in tasks:
                 destination = staging / task.relpath
                 destination.parent.mkdir(parents=True, exist_ok=True)
@@ -223,14 +232,40 @@ class _Tracker:
 
 
 def _complete_digest(destination: Path, task: FileTask) -> str | None:
-    """A file finished by an earlier, interrupted run: reuse it if it still checks out."""
+    """A file finished by an earlier, interrupted run of the same source: reuse it if it still
+    checks out against what is declared."""
     if not destination.is_file():
+        return None
+    if task.size is not None and destination.stat().st_size != task.size:
+        destination.unlink()
         return None
     digest = sha256_of(destination)
     if task.sha256 and digest != task.sha256:
         destination.unlink()
         return None
     return digest
+
+
+def _claim_staging(staging: Path, marker: Path, source_url: str) -> None:
+    """Staging left by another source's attempt must not leak into this model: start over.
+
+    The source is noted beside the staging directory (model names are never hidden, so the
+    hidden marker cannot collide), not inside it, so it never goes live with the model.
+    """
+    if staging.is_dir() and (not marker.is_file() or marker.read_text("utf-8") != source_url):
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True, exist_ok=True)
+    marker.write_text(source_url, encoding="utf-8")
+
+
+def _keep_only(staging: Path, relpaths: set[str]) -> None:
+    """Only the files of this model go live: no stray partials, no empty folders."""
+    for path in sorted(staging.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir() and not path.is_symlink():
+            if not any(path.iterdir()):
+                path.rmdir()
+        elif path.relative_to(staging).as_posix() not in relpaths:
+            path.unlink()
 
 
 def _fetch_verified(

@@ -9,6 +9,7 @@ came from `external_models/` and not from the image.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -112,6 +113,8 @@ class MirrorLinker:
             os.replace(staging, link_path)
         except BaseException:
             _remove_tree_or_file(staging)
+            if not os.path.lexists(link_path):  # a stale sidecar would hide a later real model
+                sidecar_of(link_path).unlink(missing_ok=True)
             raise
 
 
@@ -135,8 +138,12 @@ def symlinks_supported(directory: Path) -> bool:
     probe = directory / f".enginekit-probe-{uuid.uuid4().hex}"
     try:
         os.symlink("probe-target", probe)
-    except (OSError, NotImplementedError):
+    except NotImplementedError:
         return False
+    except OSError as exc:
+        # EACCES/EROFS: models/ is not writable at all, which no fallback fixes; only a refusal
+        # of symlinks themselves (EPERM, Windows' missing privilege) calls for the mirror.
+        return exc.errno in (errno.EACCES, errno.EROFS)
     probe.unlink()
     return True
 

@@ -10,9 +10,10 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from .integrity import atomic_write_json
+from .sources import validate_relative_path
 
 __all__ = ["FileRecord", "ModelRecord", "read_record", "write_record"]
 
@@ -22,6 +23,12 @@ class FileRecord(BaseModel):
     size: int
     sha256: str
     url: str | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _inside_the_model(cls, value: str) -> str:
+        """A record on a shared volume must not make verify read outside the model."""
+        return validate_relative_path(value)
 
 
 class ModelRecord(BaseModel):

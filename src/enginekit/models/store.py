@@ -19,7 +19,7 @@ from typing import Literal
 import httpx
 from filelock import FileLock, Timeout
 
-from ..errors import BakedInModelError, ModelNotFound
+from ..errors import BakedInModelError, ModelNotFound, StoreNotWritable
 from ..layout import EngineLayout
 from ..settings import StoreSettings
 from .download import Downloader
@@ -63,7 +63,7 @@ class LinkAction:
     """What link_external did for one entry of external_models/."""
 
     name: str
-    action: Literal["linked", "replaced-dangling", "kept-baked-in", "already-linked"]
+    action: Literal["linked", "replaced-dangling", "kept-baked-in", "already-linked", "failed"]
     target: Path
 
 
@@ -116,12 +116,16 @@ class ModelStore:
         # One listing answers "is it a link?" for both mechanisms: symlinks by their entry,
         # mirrors by their hidden sidecar in the same directory.
         sidecars = {e.name for e in entries if e.name.endswith(SIDECAR_SUFFIX)}
-        listed = sorted((e for e in entries if _listable(e.name)), key=lambda e: e.name)
+        listed = sorted((e for e in entries if is_visible_name(e.name)), key=lambda e: e.name)
         return [self._entry(e, sidecars, with_sizes) for e in listed]
 
     def names(self) -> list[str]:
         """Names of the models that can be served now (dangling links excluded)."""
         return [e.name for e in self.discover(with_sizes=False) if e.kind != "dangling"]
+
+    def cancel_downloads(self) -> None:
+        """Stop running downloads between chunks (shutdown); their partials stay for resume."""
+        self.downloader.cancel.set()
 
     def has(self, name: str) -> bool:
         """Whether `name` is servable without a download (in models/ or external_models/)."""
@@ -151,8 +155,19 @@ class ModelStore:
     # -- linking -------------------------------------------------------------------------
 
     def link_external(self) -> list[LinkAction]:
-        """The entrypoint rule, in Python: link every visible external entry unless taken."""
-        return [self._link_one(name) for name in self.external_names()]
+        """The entrypoint rule, in Python: link every visible external entry unless taken.
+
+        Like the entrypoint, an entry that cannot be linked (models/ not writable) is reported
+        and skipped: the engine still starts with the models it has.
+        """
+        actions = []
+        for name in self.external_names():
+            try:
+                actions.append(self._link_one(name))
+            except StoreNotWritable as exc:
+                logger.warning("%s", exc.detail)
+                actions.append(LinkAction(name, "failed", self.external_dir / name))
+        return actions
 
     def external_names(self) -> list[str]:
         """Visible entries of external_models/ that exist (a dangling mounted link does not)."""
@@ -193,8 +208,8 @@ class ModelStore:
         try:
             with writable(f"Cannot link {name}: {self.models_dir} is not writable"):
                 self.linker.link(link_path, link_text(self.models_dir, self.external_dir, name))
-        except FileExistsError:
-            if link_target(link_path) == self.external_dir / name:
+        except OSError:  # EEXIST for links, ENOTEMPTY when a mirror directory won the race
+            if link_path.exists() and link_target(link_path) == self.external_dir / name:
                 return False
             raise
         return True
@@ -272,13 +287,19 @@ class ModelStore:
         candidates = [
             (p, "abandoned mirror")
             for p in _children(self.models_dir)
-            if p.name.endswith(TEMP_SUFFIX)
+            if p.name.startswith(".") and p.name.endswith(TEMP_SUFFIX)
         ]
-        candidates += [(p, "abandoned download") for p in _children(state / "staging")]
+        candidates += [
+            (p, "abandoned download")
+            for p in _children(state / "staging")
+            if not p.name.startswith(".")  # source markers go with their directory
+        ]
         candidates += [(p, "unfinished removal") for p in _children(state / "trash")]
         pruned = []
         for path, reason in candidates:
             if _mtime(path) <= cutoff and self._delete_if_idle(path):
+                if reason == "abandoned download":
+                    self.downloader.source_marker(path.name).unlink(missing_ok=True)
                 pruned.append(PruneAction(path, reason))
         return pruned
 
@@ -302,10 +323,6 @@ class ModelStore:
         """Re-hash a model's files against its download record (or the source's declarations)."""
         path = self.resolve(name)
         return verify_model(name, path, self.record(name), source, self.settings)
-
-
-def _listable(name: str) -> bool:
-    return is_visible_name(name) and not name.endswith(TEMP_SUFFIX)
 
 
 def _children(directory: Path) -> list[Path]:

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,13 @@ from typing import BinaryIO
 
 import httpx
 
-from ..errors import DownloadError, InsufficientSpace, SourceMissing, StoreNotWritable
+from ..errors import (
+    DownloadCancelled,
+    DownloadError,
+    InsufficientSpace,
+    SourceMissing,
+    StoreNotWritable,
+)
 from ..settings import StoreSettings
 from .integrity import CHUNK_SIZE, READ_ONLY_ERRNOS, BackgroundHash, atomic_write_json
 from .sources import FileTask
@@ -59,15 +66,17 @@ class FileTransfer:
         self,
         client: httpx.Client,
         settings: StoreSettings,
+        cancel: threading.Event | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = client
         self._settings = settings
+        self._cancel = cancel or threading.Event()
         self._sleep = sleep
 
     def fetch(self, task: FileTask, destination: Path, on_bytes: ByteCallback) -> str:
         if task.local is not None:
-            return _copy_local(task.local, part_path(destination), on_bytes)
+            return _copy_local(task.local, part_path(destination), self._checked(on_bytes))
         assert task.url is not None
         if task.size is not None:  # before any request: a full disk never costs a transfer
             part = part_path(destination)
@@ -76,7 +85,7 @@ class FileTransfer:
         attempts = self._settings.retries + 1
         for attempt in range(1, attempts + 1):
             try:
-                return self._attempt(task, part_path(destination), on_bytes)
+                return self._attempt(task, part_path(destination), self._checked(on_bytes))
             except (_Retryable, httpx.TransportError) as exc:
                 if attempt == attempts:
                     raise DownloadError(
@@ -118,6 +127,19 @@ class FileTransfer:
         _state_path(part).unlink(missing_ok=True)
         return digest.hexdigest()
 
+    def _checked(self, on_bytes: ByteCallback) -> ByteCallback:
+        """Report progress, and stop between chunks once the engine is shutting down."""
+
+        def report(done: int, total: int | None) -> None:
+            if self._cancel.is_set():
+                raise DownloadCancelled(
+                    "Download interrupted because the engine is shutting down; the partial "
+                    "download is kept and resumes on the next request"
+                )
+            on_bytes(done, total)
+
+        return report
+
     @staticmethod
     def _accepted_offset(response: httpx.Response, offset: int, part: Path) -> int:
         """Where this response's body starts in the file; resets the part when not at `offset`."""
@@ -125,7 +147,7 @@ class FileTransfer:
         if status == 416 and offset:
             _discard(part)
             raise _Retryable("the partial file no longer matches upstream; starting again")
-        if status >= 500:
+        if status >= 500 or status in (408, 429):  # server trouble, timeouts, rate limits
             raise _Retryable(f"HTTP {status} from {response.url}")
         if status in (404, 410):
             raise SourceMissing(f"HTTP {status} for {response.url}: the file is not there")

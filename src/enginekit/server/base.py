@@ -155,8 +155,9 @@ class BaseEngineServer:
     def check_servable(self, name: str) -> None:
         """Refuse unknown names before anything (such as unloading) happens."""
         validate_model_name(name)
-        if name not in self.servable_model_names():
-            raise ModelNotFound(name, self.servable_model_names())
+        names = self.servable_model_names()
+        if name not in names:
+            raise ModelNotFound(name, names)
 
     def prepare_model(self, name: str) -> Path:
         """Make models/<name> exist (link or download) while /health shows the progress."""
@@ -214,7 +215,9 @@ class BaseEngineServer:
         free_accelerator_memory()
 
     async def shutdown_worker(self) -> None:
-        """Orderly end (/shutdown, SIGTERM): unload in the worker, then stop the worker."""
+        """Orderly end (/shutdown, SIGTERM): stop downloads, unload in the worker, then stop
+        the worker."""
+        self.store.cancel_downloads()
         async with self.model_lock:
             try:
                 await self.unload_current()

@@ -55,8 +55,7 @@ async def run_job(server: BaseEngineServer, function: Callable[..., T], *args: A
     except (HTTPException, EnginekitError) as exc:
         status = exc.status_code
         if status < 500:
-            state.job_finished()
-            state.request_refused()
+            state.job_refused()
         else:
             state.job_failed(exc.detail if isinstance(exc.detail, str) else str(exc.detail))
         raise

@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from types import FrameType
 
 import uvicorn
 
@@ -23,6 +24,19 @@ __all__ = ["DEFAULT_PORT", "parse_args", "run"]
 logger = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8766
+
+
+class _EngineUvicorn(uvicorn.Server):
+    """uvicorn that also stops running downloads on SIGTERM/SIGINT, so `docker stop` during a
+    /load ends in an orderly exit instead of waiting for the whole model."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._on_exit()
+        super().handle_exit(sig, frame)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -63,7 +77,7 @@ def run(factory: Callable[[], BaseEngineServer], argv: Sequence[str] | None = No
     config = uvicorn.Config(
         server.app, host=args.host, port=args.port, log_level="error", access_log=False
     )
-    uvicorn_server = uvicorn.Server(config)
+    uvicorn_server = _EngineUvicorn(config, on_exit=server.store.cancel_downloads)
 
     def request_exit() -> None:
         uvicorn_server.should_exit = True

@@ -106,9 +106,14 @@ async def _receive(temporary: Path, chunks: AsyncIterator[bytes], limit: int) ->
 
 
 def _check_wav(path: Path) -> None:
+    """The `wave` module reads the header; encodings it cannot decode (32-bit float,
+    WAVE_FORMAT_EXTENSIBLE before Python 3.12) are still WAV files and pass."""
     try:
         with wave.open(str(path), "rb") as audio:
             if audio.getnframes() == 0:
                 raise BadRequest("Invalid WAV file: it holds no audio frames")
-    except (wave.Error, EOFError) as exc:
-        raise BadRequest(f"Invalid WAV file: {exc}") from exc
+    except wave.Error as exc:
+        if not str(exc).startswith("unknown format"):
+            raise BadRequest(f"Invalid WAV file: {exc}") from exc
+    except EOFError as exc:
+        raise BadRequest(f"Invalid WAV file: {exc or 'truncated header'}") from exc

@@ -58,7 +58,14 @@ class EngineState:
         self.failed, self.error = False, None
 
     def job_finished(self) -> None:
+        """A success clears an error, even one a concurrent job set meanwhile (§10.5)."""
         self.active_jobs -= 1
+        self.failed, self.error = False, None
+
+    def job_refused(self) -> None:
+        """The engine refused the input (4xx): "ready" again, the old error message kept."""
+        self.active_jobs -= 1
+        self.failed = False
 
     def job_failed(self, message: str) -> None:
         self.active_jobs -= 1
