@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import queue
+import shutil
 import threading
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ __all__ = [
     "READ_ONLY_ERRNOS",
     "BackgroundHash",
     "atomic_write_json",
+    "delete_path",
     "fsync_directory",
     "sha256_of",
     "writable",
@@ -108,3 +110,11 @@ def writable(what: str) -> Iterator[None]:
         if exc.errno in READ_ONLY_ERRNOS:
             raise StoreNotWritable(f"{what} ({exc.strerror})") from exc
         raise
+
+
+def delete_path(path: Path) -> None:
+    """Remove a file, a link (never its target) or a whole directory; absent is fine."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

@@ -17,6 +17,8 @@ import uuid
 from pathlib import Path
 from typing import Protocol
 
+from .integrity import delete_path
+
 __all__ = [
     "LINK_MODES",
     "Linker",
@@ -50,8 +52,6 @@ def link_text(models_dir: Path, external_dir: Path, name: str) -> str:
 class Linker(Protocol):
     """One way of making an external model visible under models/."""
 
-    mode: str
-
     def link(self, link_path: Path, text: str) -> None:
         """Create `link_path` pointing at `text` (resolved relative to link_path's directory)."""
 
@@ -80,14 +80,12 @@ def remove_link(path: Path) -> None:
     if path.is_symlink():
         path.unlink(missing_ok=True)
     else:
-        _remove_tree_or_file(path)
+        delete_path(path)
     sidecar_of(path).unlink(missing_ok=True)
 
 
 class SymlinkLinker:
     """The standard's mechanism: a (relative) symbolic link."""
-
-    mode = "symlink"
 
     def link(self, link_path: Path, text: str) -> None:
         target = _resolve_text(link_path, text)
@@ -96,8 +94,6 @@ class SymlinkLinker:
 
 class MirrorLinker:
     """Fallback: a hard-link (or copy) mirror plus a sidecar naming the target."""
-
-    mode = "mirror"
 
     def link(self, link_path: Path, text: str) -> None:
         target = _resolve_text(link_path, text)
@@ -112,7 +108,7 @@ class MirrorLinker:
                 _hardlink_or_copy(str(target), str(staging))
             os.replace(staging, link_path)
         except BaseException:
-            _remove_tree_or_file(staging)
+            delete_path(staging)
             if not os.path.lexists(link_path):  # a stale sidecar would hide a later real model
                 sidecar_of(link_path).unlink(missing_ok=True)
             raise
@@ -124,13 +120,6 @@ def _hardlink_or_copy(src: str, dst: str) -> str:
     except OSError:
         shutil.copy2(src, dst)
     return dst
-
-
-def _remove_tree_or_file(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    elif os.path.lexists(path):
-        path.unlink()
 
 
 def symlinks_supported(directory: Path) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import time
 import uuid
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from ..errors import BakedInModelError, ModelNotFound, StoreNotWritable
 from ..layout import EngineLayout
 from ..settings import StoreSettings
 from .download import Downloader
-from .integrity import writable
+from .integrity import delete_path, writable
 from .linking import (
     SIDECAR_SUFFIX,
     TEMP_SUFFIX,
@@ -256,7 +255,7 @@ class ModelStore:
         if linked:
             remove_link(path)
         if trash is not None:
-            _delete(trash)
+            delete_path(trash)
         self.downloader.record_path(name).unlink(missing_ok=True)
         logger.info("Removed model %s", name)
         return external
@@ -308,11 +307,11 @@ class ModelStore:
         the lock is held while deleting so no download can start on it meanwhile."""
         lock_path = self.downloader.lock_path(path.name)
         if not lock_path.exists():
-            _delete(path)
+            delete_path(path)
             return True
         try:
             with FileLock(str(lock_path), timeout=0):
-                _delete(path)
+                delete_path(path)
         except Timeout:
             return False
         return True
@@ -352,10 +351,3 @@ def _size_of(path: Path | str) -> int:
             )  # fmt: skip
     except OSError:
         return 0
-
-
-def _delete(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
