@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test bench lint format clean
+.PHONY: run demo test environments bench lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,18 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	shellcheck scripts/*.sh .ci/run tools/*.sh
 	$(VENV)/bin/enginekit check
 	$(PY) -m pytest
+
+# The engine environments the test suite runs engines in (docs/engines.md); tests of an engine
+# whose environment is missing skip. Piper and whisper also run from .venv (the dev extras).
+environments: $(STAMP)
+	$(VENV)/bin/enginekit engines install xtts
+	$(VENV)/bin/enginekit engines install chatterbox
+	$(VENV)/bin/enginekit engines install vibevoice
 
 # Benchmarks against baselines measured in the same run (docs/benchmarks.md); not part of test.
 bench: $(STAMP)
@@ -33,6 +43,10 @@ bench: $(STAMP)
 	$(PY) bench/overhead.py
 	$(PY) bench/discovery.py
 	$(PY) bench/containers.py
+	$(PY) bench/first_audio.py
+	$(PY) bench/concurrency.py
+	$(PY) bench/long_audio.py
+	$(PY) bench/startup.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -43,4 +57,4 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo .pytest_cache .ruff_cache engines/*/*/.venv engines/*/*/.venv.lock

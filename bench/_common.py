@@ -33,6 +33,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from support.containers import JOE, TINY_EN, WHISPER_FILES  # noqa: E402
 from support.engines import (  # noqa: E402
     ENGINES,
+    Served,
     copy_engine,
     engine_module,
     engine_process,
@@ -53,6 +54,7 @@ __all__ = [
     "WHISPER_FILES",
     "WHISPER_MODEL",
     "Result",
+    "Served",
     "alternate",
     "copy_engine",
     "emit",

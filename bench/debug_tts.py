@@ -109,8 +109,8 @@ def time_generate(client: httpx.Client, url: str, text: str) -> tuple[float, byt
 def measure_http(text: str, runs: int, work: Path) -> tuple[list[float], bytes, dict[str, Any]]:
     base = copy_engine(ENGINE, work)
     config = json.loads((base / "models" / "default" / "model.json").read_text("utf-8"))
-    server_class = engine_module(ENGINE).DebugTTSServer
-    with live_server(make_server(server_class, base)) as url, httpx.Client() as client:
+    engine_class = engine_module(ENGINE).DebugTTS
+    with live_server(make_server(engine_class, base)) as url, httpx.Client() as client:
         load = client.post(f"{url}/load", json={"engine_model_name": "default"}, timeout=60)
         load.raise_for_status()
         time_generate(client, url, text)  # warm-up: first request, first large allocations

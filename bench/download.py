@@ -1,58 +1,69 @@
-"""Case 1, download: `enginekit models pull` (sha256 checked) against `curl -s -o` of the same
-1 GiB file from a loopback HTTP server. Goal: at most 1.1x curl's wall time.
+"""Case 1, download: a verified `enginekit models pull` (hf:// with --sha256) of 512 MiB and
+1 GiB against what a careful user does by hand (`curl -s -o` then `sha256sum`) and against
+`huggingface_hub.hf_hub_download`, all three from the same loopback mirror serving the Hub's
+`/resolve/` layout with the headers huggingface_hub reads. Goal: at most 1.0x each.
 
-The server is a ThreadingHTTPServer that answers with `socket.sendfile`, so the kernel copies the
-bytes and the server is not the bottleneck (curl's rate is reported as evidence). Runs alternate;
-the medians are compared. When the goal is missed, the run continues with a breakdown of where the
-time goes (start-up, streaming, writing, hashing, fsync, the re-verify), the store's transfer loop
-in-process with httpcore's 64 KiB reads against 1 MiB reads, pulls with the rich progress bar
-drawn on a pseudo-terminal against pulls without, and a cProfile of one pull.
+The mirror is a ThreadingHTTPServer that sends the body with `socket.sendfile`, so the kernel
+copies the bytes and the server is not the limit (plain `curl -o` is reported as evidence).
+Every contender is a fresh process writing into a fresh directory on the same filesystem; runs
+alternate and medians are compared. Each size ends with a breakdown of the pull (start-up, the
+transfer loop in-process with httpx's own transport against the store's, sha256, fsync), so a
+miss says where the time went.
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
 import hashlib
-import io
 import logging
 import os
-import pstats
-import pty
+import shutil
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, cast
 
 import httpx
 from _common import Result, alternate, emit, median, scratch_dir, setup_logging, verdict
-from httpcore._sync.http11 import HTTP11Connection
 
-from enginekit.cli import main as enginekit_main
-from enginekit.models.integrity import sha256_of
+from enginekit.settings import StoreSettings
+from enginekit.store.bulk_http import BulkTransport
+from enginekit.store.sources import FileTask
+from enginekit.store.transfer import FileTransfer
 
 logger = logging.getLogger("bench.download")
 
-GOAL = 1.1
+GOAL = 1.0
 MIB = 1 << 20
 WRITE_CHUNK = 16 * MIB
-FILE_PATH = "/model.bin"
-MODEL = "big"
+REPO_ID = "bench/big"
+REVISION = "0123456789abcdef0123456789abcdef01234567"
+FILENAME = "model.bin"
+RESOLVE = f"/{REPO_ID}/resolve/{REVISION}/{FILENAME}"
 ENGINEKIT = Path(sys.executable).with_name("enginekit")
+HF_ENV = {
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # ours draws none either: stderr is not a terminal
+    "HF_HUB_DISABLE_XET": "1",
+    "HF_HUB_ETAG_TIMEOUT": "30",
+}
+HF_SCRIPT = (
+    "import sys; from huggingface_hub import hf_hub_download; "
+    "hf_hub_download(sys.argv[1], sys.argv[2], revision=sys.argv[3], cache_dir=sys.argv[4])"
+)
 
 
-# -- the payload and the server --------------------------------------------------------------
+# -- the payload and the mirror ---------------------------------------------------------------
 
 
 def make_payload(directory: Path, size: int) -> tuple[Path, str]:
     """Random bytes written once; returns the file and its sha256."""
-    path = directory / "model.bin"
+    path = directory / "payload.bin"
     digest = hashlib.sha256()
     with path.open("wb") as handle:
         for _ in range(size // WRITE_CHUNK):
@@ -65,31 +76,36 @@ def make_payload(directory: Path, size: int) -> tuple[Path, str]:
     return path, digest.hexdigest()
 
 
-class _SendfileServer(ThreadingHTTPServer):
+class _Mirror(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     payload: Path
+    sha256: str
 
 
-class _SendfileHandler(BaseHTTPRequestHandler):
-    """GET/HEAD of one file; the body goes out with sendfile(2). Ranges are ignored (200)."""
+class _ResolveHandler(BaseHTTPRequestHandler):
+    """GET/HEAD of one LFS file at `/<repo>/resolve/<commit>/<file>`, answered as the Hub
+    answers: X-Repo-Commit, X-Linked-Etag (the sha256), X-Linked-Size, ETag, Content-Length."""
 
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
-        payload = cast(_SendfileServer, self.server).payload
-        if self.path.split("?", 1)[0] != FILE_PATH:
+        mirror = cast(_Mirror, self.server)
+        if self.path.split("?", 1)[0] != RESOLVE:
             self.send_error(404)
             return
-        stat = payload.stat()
+        size = mirror.payload.stat().st_size
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(stat.st_size))
-        self.send_header("ETag", f'"{stat.st_ino:x}-{stat.st_size:x}-{stat.st_mtime_ns:x}"')
-        self.send_header("Last-Modified", formatdate(stat.st_mtime, usegmt=True))
+        self.send_header("Content-Length", str(size))
+        self.send_header("ETag", f'"{mirror.sha256}"')
+        self.send_header("X-Linked-Etag", f'"{mirror.sha256}"')
+        self.send_header("X-Linked-Size", str(size))
+        self.send_header("X-Repo-Commit", REVISION)
+        self.send_header("Accept-Ranges", "bytes")
         self.end_headers()
         if self.command == "GET":
-            with payload.open("rb") as handle:
+            with mirror.payload.open("rb") as handle:
                 self.connection.sendfile(handle)
 
     do_HEAD = do_GET
@@ -105,58 +121,81 @@ class _SendfileHandler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve(payload: Path) -> Iterator[str]:
-    httpd = _SendfileServer(("127.0.0.1", 0), _SendfileHandler)
-    httpd.payload = payload
+def mirror(payload: Path, sha256: str) -> Iterator[str]:
+    """The mirror's endpoint (what HF_ENDPOINT is set to)."""
+    httpd = _Mirror(("127.0.0.1", 0), _ResolveHandler)
+    httpd.payload, httpd.sha256 = payload, sha256
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_port}{FILE_PATH}"
+        yield f"http://127.0.0.1:{httpd.server_port}"
     finally:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=10)
 
 
-# -- the two contenders ----------------------------------------------------------------------
+# -- the contenders: each a fresh process into a fresh directory --------------------------------
 
 
-def pull_command(url: str, sha256: str, engine_dir: Path) -> list[str]:
-    return [
-        str(ENGINEKIT), "models", "pull", MODEL, "--source", url, "--sha256", sha256,
-        "--engine-dir", str(engine_dir),
-    ]  # fmt: skip
-
-
-def pull_once(url: str, sha256: str, work: Path, stderr: int | None = None) -> float:
-    """One real `enginekit models pull` into a fresh engine directory; its wall time."""
-    engine_dir = work / "engine"
-    engine_dir.mkdir()
+def _timed_run(command: list[str], target: Path, env: dict[str, str] | None = None) -> float:
+    target.mkdir()
     try:
         started = time.perf_counter()
         subprocess.run(
-            pull_command(url, sha256, engine_dir),
+            command,
             check=True,
             stdout=subprocess.DEVNULL,
-            stderr=stderr if stderr is not None else subprocess.PIPE,
+            stderr=subprocess.PIPE,
             timeout=600,
+            env={**os.environ, **(env or {})},
         )
         return time.perf_counter() - started
     finally:
-        subprocess.run(["rm", "-rf", str(engine_dir)], check=True)
+        shutil.rmtree(target, ignore_errors=True)
 
 
-def curl_once(url: str, work: Path) -> float:
-    target = work / "curl.bin"
-    try:
-        started = time.perf_counter()
-        subprocess.run(["curl", "-s", "-o", str(target), url], check=True, timeout=600)
-        return time.perf_counter() - started
-    finally:
-        target.unlink(missing_ok=True)
+def pull(endpoint: str, sha256: str, work: Path) -> Callable[[], float]:
+    target = work / "engine"
+    command = [
+        str(ENGINEKIT), "models", "pull", "big", "--source", f"hf://{REPO_ID}@{REVISION}/"
+        f"{FILENAME}", "--sha256", sha256, "--engine-dir", str(target),
+    ]  # fmt: skip
+    return lambda: _timed_run(command, target, {"HF_ENDPOINT": endpoint})
 
 
-# -- where the time goes (only when the goal is missed) --------------------------------------
+def curl_and_sha256sum(endpoint: str, work: Path) -> Callable[[], float]:
+    target = work / "manual"
+    file = target / FILENAME
+    script = f'curl -s -f -o "{file}" "{endpoint}{RESOLVE}" && sha256sum "{file}"'
+    return lambda: _timed_run(["bash", "-c", script], target)
+
+
+def curl_only(endpoint: str, work: Path) -> Callable[[], float]:
+    target = work / "curl"
+    command = ["curl", "-s", "-f", "-o", str(target / FILENAME), f"{endpoint}{RESOLVE}"]
+    return lambda: _timed_run(command, target)
+
+
+def hf_hub(endpoint: str, work: Path) -> Callable[[], float]:
+    target = work / "hf-cache"
+    command = [sys.executable, "-c", HF_SCRIPT, REPO_ID, FILENAME, REVISION, str(target)]
+    return lambda: _timed_run(command, target, {**HF_ENV, "HF_ENDPOINT": endpoint})
+
+
+def rounds(contenders: dict[str, Callable[[], float]], runs: int) -> dict[str, list[float]]:
+    """Every contender once per round, in the same order, so drift hits all alike."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for run in range(runs):
+        for name, contender in contenders.items():
+            times[name].append(contender())
+        logger.info(
+            "round %d/%d: %s", run + 1, runs, {k: round(v[-1], 3) for k, v in times.items()}
+        )
+    return times
+
+
+# -- where the time goes ---------------------------------------------------------------------
 
 
 def cli_startup(work: Path) -> float:
@@ -166,216 +205,130 @@ def cli_startup(work: Path) -> float:
     started = time.perf_counter()
     subprocess.run(
         [str(ENGINEKIT), "models", "list", "--json", "--engine-dir", str(empty)],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        timeout=60,
-    )
+        check=True, stdout=subprocess.DEVNULL, timeout=60,
+    )  # fmt: skip
     return time.perf_counter() - started
 
 
-def stream(url: str, sink: Path | None) -> dict[str, float]:
-    """httpx as the store uses it (iter_bytes without a chunk size), optionally writing."""
-    chunks = received = 0
+def transfer_loop(url: str, work: Path, transport: httpx.BaseTransport | None) -> float:
+    """The store's FileTransfer in this process (receive, write, background sha256, fsync),
+    through `transport` (None: httpx's own, 64 KiB per socket read)."""
+    destination = work / "loop.bin"
     started = time.perf_counter()
-    with httpx.Client() as client, client.stream("GET", url) as response:
-        handle = sink.open("wb") if sink else None
-        try:
-            for chunk in response.iter_bytes():
-                chunks += 1
-                received += len(chunk)
-                if handle:
-                    handle.write(chunk)
-        finally:
-            if handle:
-                handle.close()
-    return {"seconds": time.perf_counter() - started, "chunks": chunks, "bytes": received}
+    with httpx.Client(transport=transport) as client:
+        FileTransfer(client, StoreSettings()).fetch(
+            FileTask(FILENAME, url=url), destination, lambda done, total: None
+        )
+    seconds = time.perf_counter() - started
+    for leftover in work.glob("loop.bin*"):
+        leftover.unlink()
+    return seconds
 
 
-def store_loop(url: str, sink: Path, read_bytes: int) -> float:
-    """The store's transfer loop in this process (receive, write, sha256, fsync) with httpcore
-    reading `read_bytes` per socket read instead of its fixed 64 KiB."""
-    saved = HTTP11Connection.READ_NUM_BYTES
-    HTTP11Connection.READ_NUM_BYTES = read_bytes
-    try:
-        digest = hashlib.sha256()
-        started = time.perf_counter()
-        with (
-            httpx.Client() as client,
-            client.stream("GET", url) as response,
-            sink.open("wb") as handle,
-        ):
-            for chunk in response.iter_bytes():
-                handle.write(chunk)
-                digest.update(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        return time.perf_counter() - started
-    finally:
-        HTTP11Connection.READ_NUM_BYTES = saved
-        sink.unlink(missing_ok=True)
-
-
-def hash_seconds(size: int, chunk: int) -> float:
-    """sha256 of `size` bytes fed in `chunk`-sized updates (the chunks httpx delivers)."""
-    block = memoryview(os.urandom(64 * MIB))
-    digest = hashlib.sha256()
+def sha256sum_seconds(payload: Path) -> float:
     started = time.perf_counter()
-    for offset in range(0, size, chunk):
-        start = offset % len(block)
-        digest.update(block[start : start + min(chunk, size - offset)])
+    subprocess.run(["sha256sum", str(payload)], check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
 
 
-def fsync_seconds(path: Path) -> float:
-    with path.open("rb+") as handle:
+def fsync_seconds(payload: Path, work: Path) -> float:
+    copy = work / "fsync.bin"
+    shutil.copyfile(payload, copy)
+    with copy.open("rb+") as handle:
         started = time.perf_counter()
         os.fsync(handle.fileno())
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+    copy.unlink()
+    return seconds
 
 
-def tty_pull(url: str, sha256: str, work: Path) -> float:
-    """A pull whose stderr is a pseudo-terminal, so the rich progress bar is drawn."""
-    controller, terminal = pty.openpty()
-    drained = threading.Thread(target=_drain, args=(controller,), daemon=True)
-    drained.start()
-    try:
-        return pull_once(url, sha256, work, stderr=terminal)
-    finally:
-        os.close(terminal)
-        drained.join(timeout=5)
-        os.close(controller)
-
-
-def _drain(fd: int) -> None:
-    """Read the terminal's output so the progress bar never blocks on a full pty buffer."""
-    for _ in range(10_000_000):
-        try:
-            if not os.read(fd, 65536):
-                return
-        except OSError:
-            return
-
-
-def profile_pull(url: str, sha256: str, work: Path, top: int = 10) -> list[dict[str, Any]]:
-    """cProfile of one pull in this process (same code path as the CLI, minus start-up)."""
-    engine_dir = work / "profiled"
-    engine_dir.mkdir()
-    profiler = cProfile.Profile()
-    try:
-        argv = pull_command(url, sha256, engine_dir)[1:]
-        with open(os.devnull, "w") as quiet:
-            saved, sys.stdout = sys.stdout, quiet
-            try:
-                profiler.runcall(enginekit_main, argv)
-            finally:
-                sys.stdout = saved
-    finally:
-        subprocess.run(["rm", "-rf", str(engine_dir)], check=True)
-    stats = pstats.Stats(profiler, stream=io.StringIO())
-    rows = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)  # type: ignore[attr-defined]
-    return [
-        {"function": _label(file, line, name), "calls": calls, "tottime_s": tottime}
-        for (file, line, name), (_, calls, tottime, _, _) in rows[:top]
-    ]
-
-
-def _label(file: str, line: int, name: str) -> str:
-    return name if file == "~" else f"{Path(file).name}:{line}({name})"
-
-
-def breakdown(url: str, sha256: str, work: Path, pull_s: float, runs: int) -> dict[str, Any]:
-    """Each part measured on its own (so they need not add up exactly), then pulls with and
-    without a terminal on stderr, alternated, and a cProfile of one pull."""
-    logger.info("goal missed: measuring where the time goes")
-    parts: dict[str, Any] = {"cli_startup_s": cli_startup(work)}
-    streamed = stream(url, None)
-    parts["stream_only_s"] = streamed["seconds"]
-    parts["chunks"] = streamed["chunks"]
-    parts["mean_chunk_bytes"] = streamed["bytes"] / max(1, streamed["chunks"])
-    sink = work / "stream.bin"
-    parts["stream_and_write_s"] = stream(url, sink)["seconds"]
-    parts["fsync_s"] = fsync_seconds(sink)
-    started = time.perf_counter()
-    sha256_of(sink)  # what `pull` does after the download: store.verify() re-reads and re-hashes
-    parts["reverify_s"] = time.perf_counter() - started
-    sink.unlink()
-    parts["sha256_in_memory_s"] = hash_seconds(
-        int(streamed["bytes"]), int(parts["mean_chunk_bytes"])
+def breakdown(endpoint: str, payload: Path, work: Path, runs: int) -> dict[str, float]:
+    url = f"{endpoint}{RESOLVE}"
+    httpx_own, bulk = alternate(
+        lambda: transfer_loop(url, work, None),
+        lambda: transfer_loop(url, work, BulkTransport()),
+        runs,
     )
-    parts["accounted_s"] = (
-        parts["cli_startup_s"]
-        + parts["stream_and_write_s"]
-        + parts["sha256_in_memory_s"]
-        + parts["fsync_s"]
-        + parts["reverify_s"]
-    )
-    parts["pull_median_s"] = pull_s
-    small, large = alternate(
-        lambda: store_loop(url, sink, 64 * 1024), lambda: store_loop(url, sink, MIB), runs
-    )
-    parts["loop_64kib_reads_median_s"] = median(small)
-    parts["loop_1mib_reads_median_s"] = median(large)
-    plain, drawn = alternate(
-        lambda: pull_once(url, sha256, work), lambda: tty_pull(url, sha256, work), runs
-    )
-    parts["tty_rounds_plain_pull_median_s"] = median(plain)
-    parts["tty_rounds_progress_bar_pull_median_s"] = median(drawn)
-    parts["profile_top_tottime"] = profile_pull(url, sha256, work)
-    return parts
-
-
-def where(parts: dict[str, Any]) -> str:
-    return (
-        f"start-up {parts['cli_startup_s']:.2f} s, receive+write {parts['stream_and_write_s']:.2f}"
-        f" s, sha256 {parts['sha256_in_memory_s']:.2f} s, fsync {parts['fsync_s']:.2f} s, "
-        f"re-verify {parts['reverify_s']:.2f} s; in-process loop with 1 MiB reads "
-        f"{parts['loop_1mib_reads_median_s']:.2f} s vs 64 KiB "
-        f"{parts['loop_64kib_reads_median_s']:.2f} s; with a progress bar on a terminal "
-        f"{parts['tty_rounds_progress_bar_pull_median_s']:.2f} s vs "
-        f"{parts['tty_rounds_plain_pull_median_s']:.2f} s without"
-    )
+    return {
+        "cli_startup_s": cli_startup(work),
+        "loop_httpx_transport_64kib_s": median(httpx_own),
+        "loop_bulk_transport_1mib_s": median(bulk),
+        "sha256sum_s": sha256sum_seconds(payload),
+        "fsync_s": fsync_seconds(payload, work),
+    }
 
 
 # -- main ------------------------------------------------------------------------------------
 
 
+def measure(size_mib: int, runs: int) -> dict[str, Any]:
+    with scratch_dir("download", parent=Path(os.environ.get("BENCH_DOWNLOAD_DIR", "/tmp"))) as work:
+        logger.info("writing %d MiB of random bytes into %s", size_mib, work)
+        payload, sha256 = make_payload(work, size_mib * MIB)
+        with mirror(payload, sha256) as endpoint:
+            contenders = {
+                "pull": pull(endpoint, sha256, work),
+                "curl_sha256sum": curl_and_sha256sum(endpoint, work),
+                "hf_hub_download": hf_hub(endpoint, work),
+                "curl": curl_only(endpoint, work),
+            }
+            contenders["curl"]()  # warm-up: page cache, sockets
+            times = rounds(contenders, runs)
+            parts = breakdown(endpoint, payload, work, runs)
+    medians = {name: median(values) for name, values in times.items()}
+    return {
+        "mib": size_mib,
+        "runs": runs,
+        "seconds": times,
+        "median_s": medians,
+        "breakdown": parts,
+    }
+
+
+def _sentence(size: dict[str, Any], ratios: dict[str, float]) -> str:
+    m, mib = size["median_s"], size["mib"]
+    return (
+        f"{mib} MiB: pull {m['pull']:.2f} s, curl+sha256sum {m['curl_sha256sum']:.2f} s "
+        f"({ratios[f'{mib}_vs_curl_sha256sum']:.2f}x), hf_hub_download "
+        f"{m['hf_hub_download']:.2f} s ({ratios[f'{mib}_vs_hf_hub_download']:.2f}x), "
+        f"curl {m['curl']:.2f} s"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mib", type=int, default=1024, help="file size (default 1024)")
-    parser.add_argument("--runs", type=int, default=3, help="runs of each contender")
+    parser.add_argument("--sizes-mib", type=int, nargs="+", default=[512, 1024])
+    parser.add_argument("--runs", type=int, default=3, help="rounds of every contender")
     args = parser.parse_args()
     setup_logging()
-    size = args.size_mib * MIB
-    with scratch_dir("download") as work:
-        logger.info("writing %d MiB of random bytes into %s", args.size_mib, work)
-        payload, sha256 = make_payload(work, size)
-        with serve(payload) as url:
-            curl_once(url, work)  # warm-up: page cache, sockets
-            pulls, curls = alternate(
-                lambda: pull_once(url, sha256, work), lambda: curl_once(url, work), args.runs
-            )
-            pull_s, curl_s = median(pulls), median(curls)
-            ratio = pull_s / curl_s
-            met = ratio <= GOAL
-            parts = None if met else breakdown(url, sha256, work, pull_s, args.runs)
-    values: dict[str, Any] = {
-        "bytes": size,
-        "runs": args.runs,
-        "pull_s": pulls,
-        "curl_s": curls,
-        "pull_median_s": pull_s,
-        "curl_median_s": curl_s,
-        "pull_mib_per_s": size / MIB / pull_s,
-        "curl_mib_per_s": size / MIB / curl_s,
-        "scratch": str(Path(work).parent),
-    }
-    if parts is not None:
-        values["breakdown"] = parts
+    sizes = [measure(size, args.runs) for size in args.sizes_mib]
+    ratios: dict[str, float] = {}
+    for size in sizes:
+        m = size["median_s"]
+        ratios[f"{size['mib']}_vs_curl_sha256sum"] = m["pull"] / m["curl_sha256sum"]
+        ratios[f"{size['mib']}_vs_hf_hub_download"] = m["pull"] / m["hf_hub_download"]
+    worst = max(ratios.values())
+    met = worst <= GOAL
+    human = "; ".join(_sentence(s, ratios) for s in sizes)
+    loops = "; ".join(
+        f"{s['mib']} MiB in-process loop: httpx transport "
+        f"{s['breakdown']['loop_httpx_transport_64kib_s']:.2f} s vs store's "
+        f"{s['breakdown']['loop_bulk_transport_1mib_s']:.2f} s, start-up "
+        f"{s['breakdown']['cli_startup_s']:.2f} s, sha256sum {s['breakdown']['sha256sum_s']:.2f} s,"
+        f" fsync {s['breakdown']['fsync_s']:.2f} s"
+        for s in sizes
+    )
     emit(
-        Result("download", "curl -s -o FILE URL", values, ratio, f"<= {GOAL}x curl", met),
-        f"download ({args.size_mib} MiB, median of {args.runs}): enginekit models pull "
-        f"{pull_s:.2f} s vs curl {curl_s:.2f} s -> {ratio:.2f}x; goal <= {GOAL}x: {verdict(met)}"
-        + ("" if parts is None else f" ({where(parts)})"),
+        Result(
+            "download",
+            "curl -s -o + sha256sum; hf_hub_download (same mirror)",
+            {"sizes": sizes, "ratios": ratios, "load_avg_1m": os.getloadavg()[0]},
+            worst,
+            f"<= {GOAL}x both",
+            met,
+        ),
+        f"download (median of {args.runs}): {human}; worst {worst:.2f}x, goal <= {GOAL}x: "
+        f"{verdict(met)} ({loops})",
     )
     return 0
 

@@ -2,12 +2,12 @@
 serving copies of the engines) against calling faster-whisper and piper directly in this process
 on the same inputs. Goal: HTTP at most 1.10x direct, for each engine.
 
-Direct whisper does what the engine's transcribe() does with the same arguments: decode the WAV
-bytes (faster_whisper.decode_audio at 16 kHz) and WhisperModel.transcribe(language="en",
-word_timestamps=True, vad_filter=True) on the same device and compute type, consuming every
-segment. Direct piper does what generate_audio() does: PiperVoice.synthesize with the engine.yaml
-defaults, the sentence pauses joined, encoded as a WAV. Both sides are warmed up once, then run
-alternately; the medians are compared.
+Direct whisper does what the runtime and the engine's transcribe() do with the same arguments:
+decode the WAV bytes to 16 kHz float32 (faster_whisper.decode_audio, PyAV like the runtime) and
+WhisperModel.transcribe(language="en", word_timestamps=True, vad_filter=True) on the same device
+and compute type, consuming every segment. Direct piper does what synthesize() does:
+PiperVoice.synthesize with the engine.yaml defaults, the sentence pauses joined, encoded as a WAV.
+Both sides are warmed up once, then run alternately; the medians are compared.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from _common import (
     WHISPER_FILES,
     WHISPER_MODEL,
     Result,
+    Served,
     alternate,
     emit,
     engine_code,
@@ -50,7 +51,6 @@ from faster_whisper import WhisperModel, decode_audio
 from piper import PiperVoice, SynthesisConfig
 
 from enginekit.audio import encode_wav
-from enginekit.server import BaseEngineServer
 
 logger = logging.getLogger("bench.overhead")
 
@@ -62,7 +62,7 @@ PIPER_PARAMETERS = ("speed", "noise_scale", "noise_w", "sentence_silence")
 @contextmanager
 def served(
     relative: str, class_name: str, model: str, files: list[Path], work: Path
-) -> Iterator[tuple[str, BaseEngineServer]]:
+) -> Iterator[tuple[str, Served]]:
     """A copy of the engine with `model` in models/, served and loaded; yields (url, server)."""
     base = engine_code(relative, work)
     place_files(files, base / "models" / model)
@@ -96,8 +96,13 @@ def whisper_http(client: httpx.Client, url: str, wav: bytes) -> Callable[[], obj
     return call
 
 
-def whisper_direct(wav: bytes) -> Callable[[], object]:
-    device, compute_type = engine_module("stt/whisper").whisper_device()
+def whisper_direct(wav: bytes, server: Served) -> Callable[[], object]:
+    """The device and precision the served engine chose (its load() does the same)."""
+    runtime = server.runtime
+    config = runtime.manifest.engine_config if runtime.manifest else {}
+    device, compute_type = engine_module("stt/whisper").whisper_device(
+        runtime.device, config.get("compute_type", {})
+    )
     model = WhisperModel(str(TINY_EN), device=device, compute_type=compute_type)
 
     def call() -> object:
@@ -173,16 +178,19 @@ def main() -> int:
     whisper_files = [TINY_EN / name for name in WHISPER_FILES]
     with scratch_dir("overhead") as work, ExitStack() as stack:
         client = stack.enter_context(httpx.Client(timeout=300))
-        w_url, _ = stack.enter_context(
-            served("stt/whisper", "WhisperSTTServer", WHISPER_MODEL, whisper_files, work)
+        w_url, whisper_served = stack.enter_context(
+            served("stt/whisper", "Whisper", WHISPER_MODEL, whisper_files, work)
         )
         whisper = compare(
-            "whisper", whisper_http(client, w_url, wav), whisper_direct(wav), args.runs
+            "whisper",
+            whisper_http(client, w_url, wav),
+            whisper_direct(wav, whisper_served),
+            args.runs,
         )
-        p_url, piper_server = stack.enter_context(
-            served("tts/piper", "PiperTTSServer", PIPER_VOICE, joe, work)
+        p_url, piper_served = stack.enter_context(
+            served("tts/piper", "Piper", PIPER_VOICE, joe, work)
         )
-        defaults = {n: float(piper_server.parameter({}, n)) for n in PIPER_PARAMETERS}
+        defaults = {n: float(piper_served.engine.parameter({}, n)) for n in PIPER_PARAMETERS}
         piper = compare(
             "piper",
             piper_http(client, p_url, SENTENCES),

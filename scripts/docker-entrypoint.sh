@@ -15,7 +15,8 @@
 # (no "."/".." or symlink resolution is done).
 #
 # Rules, per visible entry <name> of EXTERNAL_DIR (names starting with "." and
-# "lost+found" are ignored, as are entries that are themselves dangling links):
+# "lost+found" are ignored, as are entries that are themselves dangling links;
+# the same rule as RESERVED_NAMES in src/enginekit/store/names.py):
 #   * MODELS_DIR/<name> exists (baked-in file/dir, or a live symlink, e.g. from
 #     an earlier run)        -> left untouched; baked-in ones are logged as kept.
 #   * MODELS_DIR/<name> is a dangling symlink -> replaced by a new link.

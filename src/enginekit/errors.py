@@ -8,22 +8,49 @@ branch on message text.
 from __future__ import annotations
 
 __all__ = [
-    "BadRequest",
     "BakedInModelError",
     "ChecksumMismatch",
     "DownloadCancelled",
     "DownloadError",
+    "EngineFailure",
     "EnginekitError",
+    "GpuOutOfMemory",
     "InsufficientSpace",
+    "InvalidInput",
     "InvalidModelName",
+    "InvalidSetting",
     "InvalidSource",
     "LockTimeout",
     "MissingExtra",
+    "ModelLoading",
     "ModelNotFound",
+    "ModelNotLoaded",
+    "NotFound",
     "OfflineError",
+    "PayloadTooLarge",
+    "ShuttingDown",
     "SourceMissing",
     "StoreNotWritable",
+    "UserModelError",
+    "shown",
+    "shown_names",
 ]
+
+
+SHOWN_CHARS = 120
+SHOWN_NAMES = 50
+
+
+def shown(text: str) -> str:
+    """A client's string as an error quotes it: a short prefix, never the whole input."""
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "..."
+
+
+def shown_names(names: list[str]) -> str:
+    """A listing in an error: the first names, and how many more there are."""
+    listed = ", ".join(names[:SHOWN_NAMES])
+    more = len(names) - SHOWN_NAMES
+    return f"{listed}, ... ({more} more)" if more > 0 else listed
 
 
 class EnginekitError(Exception):
@@ -37,14 +64,72 @@ class EnginekitError(Exception):
         self.detail = detail
 
 
-class BadRequest(EnginekitError):
-    """What an engine raises for input it cannot serve (e.g. a language its voice lacks)."""
+class InvalidInput(EnginekitError):
+    """Input that cannot be served (e.g. a language the voice lacks); engines raise it too."""
 
     status_code = 400
 
-    def __init__(self, detail: str, status_code: int = 400) -> None:
-        super().__init__(detail)
-        self.status_code = status_code
+
+class NotFound(EnginekitError):
+    """A named thing (a speaker sample, an audio file) does not exist."""
+
+    status_code = 404
+
+
+class PayloadTooLarge(EnginekitError):
+    """A request body or upload above the configured limit."""
+
+    status_code = 413
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Upload too large: the limit is {limit} bytes")
+        self.limit = limit
+
+
+class ModelNotLoaded(EnginekitError):
+    """A processing request before any model was loaded."""
+
+    status_code = 400
+
+    def __init__(self) -> None:
+        super().__init__("Model not loaded")
+
+
+class ModelLoading(EnginekitError):
+    """A processing request while a model loads; the client retries (engine-api.md §2.4)."""
+
+    status_code = 503
+
+    def __init__(self) -> None:
+        super().__init__("Model loading in progress. Retry after loading completes.")
+
+
+class GpuOutOfMemory(EnginekitError):
+    """The accelerator ran out of memory during a job (the contract's [GPU_OOM] reply)."""
+
+    status_code = 503
+
+    def __init__(self) -> None:
+        super().__init__("[GPU_OOM]GPU out of memory. Try smaller input or restart engine.")
+
+
+class EngineFailure(EnginekitError):
+    """An unexpected exception inside the engine; `detail` is its message (the contract's 500)."""
+
+
+class ShuttingDown(EnginekitError):
+    """The engine is stopping and takes no new work."""
+
+    status_code = 503
+
+    def __init__(self) -> None:
+        super().__init__("Engine is shutting down")
+
+
+class InvalidSetting(EnginekitError):
+    """An environment variable or option with a value that cannot be used."""
+
+    usage_error = True
 
 
 class InvalidModelName(EnginekitError):
@@ -73,14 +158,21 @@ class ModelNotFound(EnginekitError):
     status_code = 400
 
     def __init__(self, name: str, available: list[str]) -> None:
-        listing = ", ".join(available) if available else "(none)"
-        super().__init__(f"Unknown model: {name}. Available: {listing}")
+        listing = shown_names(available) if available else "(none)"
+        super().__init__(f"Unknown model: {shown(name)}. Available: {listing}")
         self.name = name
         self.available = available
 
 
 class BakedInModelError(EnginekitError):
     """Baked-in models belong to the image; deleting them would break the engine."""
+
+    status_code = 409
+
+
+class UserModelError(EnginekitError):
+    """A model the user placed in external_models/ (no download record) is theirs: the store
+    does not overwrite or delete it unless told to."""
 
     status_code = 409
 

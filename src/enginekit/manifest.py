@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from .errors import EnginekitError
-from .models.sources import ModelSource
+from .store.sources import ModelSource
 
 __all__ = [
     "EngineManifest",

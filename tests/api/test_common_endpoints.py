@@ -18,10 +18,11 @@ import pytest
 from fastapi.testclient import TestClient
 from support.engines import copy_engine, engine_module, make_server
 
-from enginekit.errors import BadRequest
+from enginekit.engine import EngineContext
+from enginekit.errors import InvalidInput
 from enginekit.settings import ServerSettings
 
-DebugTTSServer = engine_module("tts/debug-tts").DebugTTSServer
+DebugTTS = engine_module("tts/debug-tts").DebugTTS
 
 HEALTH_KEYS = {
     "status",
@@ -46,14 +47,14 @@ def base(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def client(base: Path) -> Iterator[TestClient]:
-    with TestClient(make_server(DebugTTSServer, base).app) as test_client:
+    with TestClient(make_server(DebugTTS, base).app) as test_client:
         yield test_client
 
 
 @pytest.fixture(scope="module")
 def idle_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     base = copy_engine("tts/debug-tts", tmp_path_factory.mktemp("idle"))
-    with TestClient(make_server(DebugTTSServer, base).app) as test_client:
+    with TestClient(make_server(DebugTTS, base).app) as test_client:
         yield test_client
 
 
@@ -86,22 +87,22 @@ def load(client: TestClient, name: str = "default") -> Any:
     return client.post("/load", json={"engineModelName": name})
 
 
-class RecordingTTS(DebugTTSServer):
+class RecordingTTS(DebugTTS):
     """Records the model calls, so a test can see that a hotswap unloads before it loads."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, context: EngineContext) -> None:
+        super().__init__(context)
         self.calls: list[tuple[str, ...]] = []
 
-    def load_model(self, model_name: str) -> None:
-        self.calls.append(("load", model_name))
-        if model_name == "picky":
-            raise BadRequest("Voice pack incomplete: picky")
-        super().load_model(model_name)
+    def load(self, name: str) -> None:
+        self.calls.append(("load", name))
+        if name == "picky":
+            raise InvalidInput("Voice pack incomplete: picky")
+        super().load(name)
 
-    def unload_model(self) -> None:
+    def unload(self) -> None:
         self.calls.append(("unload",))
-        super().unload_model()
+        super().unload()
 
 
 # -- /health (§3.1) --------------------------------------------------------------------------
@@ -138,7 +139,7 @@ def test_health_reports_the_loaded_model(client: TestClient) -> None:
 
 
 def test_health_answers_200_with_error_status_when_building_the_reply_fails(base: Path) -> None:
-    class BrokenVersion(DebugTTSServer):
+    class BrokenVersion(DebugTTS):
         def package_version(self) -> str | None:
             raise RuntimeError("version lookup failed")
 
@@ -175,19 +176,22 @@ def test_models_lists_the_baked_in_default_model(idle: TestClient) -> None:
 def test_models_lists_a_model_from_external_models_and_it_loads(base: Path) -> None:
     external = base / "external_models" / "extra"
     shutil.copytree(base / "models" / "default", external)
-    with TestClient(make_server(DebugTTSServer, base).app) as client:
+    with TestClient(make_server(DebugTTS, base).app) as client:
         listed = {m["name"]: m for m in client.get("/models").json()["models"]}
         assert listed["extra"]["source"] == "external"
         assert load(client, "extra").status_code == 200
         assert health(client)["currentEngineModel"] == "extra"
 
 
-def test_models_failure_is_500_with_the_message(base: Path) -> None:
-    class BrokenListing(DebugTTSServer):
-        def get_available_models(self) -> Any:
-            raise RuntimeError("models volume vanished")
+def test_models_failure_is_500_with_the_message(
+    base: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_listing() -> Any:
+        raise RuntimeError("models volume vanished")
 
-    with TestClient(make_server(BrokenListing, base).app) as client:
+    served = make_server(DebugTTS, base)
+    monkeypatch.setattr(served.runtime.catalog, "listing", broken_listing)
+    with TestClient(served.app) as client:
         response = client.get("/models")
     assert response.status_code == 500
     assert response.json() == {"detail": "models volume vanished"}
@@ -261,7 +265,7 @@ def test_info_has_no_top_level_key_with_an_underscore(idle: TestClient) -> None:
 
 def test_info_falls_back_to_defaults_without_engine_yaml(base: Path) -> None:
     (base / "engine.yaml").unlink()
-    with TestClient(make_server(DebugTTSServer, base).app) as client:
+    with TestClient(make_server(DebugTTS, base).app) as client:
         response = client.get("/info")
     assert response.status_code == 200
     body = response.json()
@@ -315,14 +319,30 @@ def test_load_without_a_name_is_422_at_the_camel_case_alias(idle: TestClient) ->
     assert error["loc"] == ["body", "engineModelName"]
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
-def test_load_json_sent_with_another_content_type_is_422(
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+def test_json_sent_as_a_type_browsers_send_cross_site_is_415(
     idle: TestClient, content_type: str
 ) -> None:
+    """A web page can POST these types to any URL without asking first: none of them acts."""
     response = idle.post(
         "/load",
         content=json.dumps({"engineModelName": "default"}),
-        headers={"content-type": content_type},
+        headers={"content-type": f"{content_type}; charset=utf-8"},
+    )
+    assert response.status_code == 415
+    assert response.json() == {
+        "detail": f"Unsupported content type '{content_type}' for POST /load"
+    }
+    assert health(idle)["engineModelLoaded"] is False
+
+
+def test_load_json_sent_with_another_content_type_is_422(idle: TestClient) -> None:
+    response = idle.post(
+        "/load",
+        content=json.dumps({"engineModelName": "default"}),
+        headers={"content-type": "application/xml"},
     )
     assert response.status_code == 422
     (error,) = response.json()["detail"]
@@ -354,12 +374,12 @@ def test_load_unknown_model_is_400_and_status_returns_to_ready(client: TestClien
 
 def test_load_unknown_model_keeps_the_loaded_model(base: Path) -> None:
     # Our choice: the name is checked before anything is unloaded, so a typo costs nothing.
-    server = make_server(RecordingTTS, base)
-    with TestClient(server.app) as client:
+    served = make_server(RecordingTTS, base)
+    with TestClient(served.app) as client:
         assert load(client).status_code == 200
         assert load(client, "nope").status_code == 400
         body = health(client)
-        calls = list(server.calls)
+        calls = list(served.engine.calls)
     assert (body["status"], body["engineModelLoaded"]) == ("ready", True)
     assert body["currentEngineModel"] == "default"
     assert calls == [("load", "default")]
@@ -389,12 +409,12 @@ def test_load_path_like_names_are_400_and_create_nothing(
 
 def test_hotswap_unloads_the_old_model_before_loading_the_new_one(base: Path) -> None:
     add_model(base, "second")
-    server = make_server(RecordingTTS, base)
-    with TestClient(server.app) as client:
+    served = make_server(RecordingTTS, base)
+    with TestClient(served.app) as client:
         assert load(client).status_code == 200
         response = load(client, "second")
         body = health(client)
-        calls = list(server.calls)
+        calls = list(served.engine.calls)
     assert response.status_code == 200
     assert response.json() == {"status": "loaded", "engineModelName": "second", "error": None}
     assert (body["currentEngineModel"], body["status"]) == ("second", "ready")
@@ -402,12 +422,12 @@ def test_hotswap_unloads_the_old_model_before_loading_the_new_one(base: Path) ->
 
 
 def test_loading_the_same_model_again_reloads_it_in_full(base: Path) -> None:
-    server = make_server(RecordingTTS, base)
-    with TestClient(server.app) as client:
+    served = make_server(RecordingTTS, base)
+    with TestClient(served.app) as client:
         assert load(client).json() == LOADED_DEFAULT
         response = load(client)
         body = health(client)
-        calls = list(server.calls)
+        calls = list(served.engine.calls)
     assert response.status_code == 200
     assert response.json() == LOADED_DEFAULT
     assert (body["currentEngineModel"], body["engineModelLoaded"]) == ("default", True)
@@ -501,8 +521,8 @@ GUARDED_IDS = [f"{method} {path}" for method, path, _, _ in GUARDED]
 
 
 def _guarded_client(base: Path) -> TestClient:
-    server = make_server(DebugTTSServer, base, server_settings=ServerSettings(api_token=TOKEN))
-    return TestClient(server.app)
+    served = make_server(DebugTTS, base, server_settings=ServerSettings(api_token=TOKEN))
+    return TestClient(served.app)
 
 
 @pytest.fixture

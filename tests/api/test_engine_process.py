@@ -31,14 +31,20 @@ VALID_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # every unload; it shows that a signal or /shutdown unloads the model exactly once.
 UNLOAD_PROBE = """\
 from enginekit.server import run
-from server import DebugTTSServer
+from server import DebugTTS
 
 
-class UnloadProbe(DebugTTSServer):
-    def unload_model(self) -> None:
-        super().unload_model()
-        with (self.base_path / "unloads.log").open("a", encoding="utf-8") as log:
-            log.write(f"{self.state.current_model}\\n")
+class UnloadProbe(DebugTTS):
+    loaded = None
+
+    def load(self, name: str) -> None:
+        super().load(name)
+        self.loaded = name
+
+    def unload(self) -> None:
+        super().unload()
+        with (self.models_dir.parent / "unloads.log").open("a", encoding="utf-8") as log:
+            log.write(f"{self.loaded}\\n")
 
 
 if __name__ == "__main__":
@@ -51,6 +57,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {
         "ENGINE_HOME": "",
         "ENGINE_API_TOKEN": "",
+        "ENGINE_API_TOKEN_FILE": "",
         "PORT": "",
         "HOST": "",
         "LOG_LEVEL": "INFO",
@@ -297,6 +304,79 @@ def test_an_unknown_log_level_exits_2_with_one_line_naming_the_valid_levels(
     for level in VALID_LEVELS:
         assert level in lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"PORT": "abc"},
+        {"ENGINEKIT_RETRIES": "many"},
+        {"ENGINE_DEVICE": "tpu"},
+        {"ENGINE_API_TOKEN_FILE": "/nonexistent/api_token"},
+        {"ENGINE_API_TOKEN_FILE": "/dev/null"},  # empty
+    ],
+)
+def test_a_bad_setting_exits_2_with_one_line_naming_it(
+    tmp_path: Path, setting: dict[str, str]
+) -> None:
+    engine = copy_engine(TTS, tmp_path)
+    result = subprocess.run(
+        [sys.executable, str(engine / "server.py")], cwd=tmp_path,
+        env={**os.environ, **clean_env(**setting)}, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    (name,) = setting
+    assert line.startswith("error: Invalid ") and name in line
+
+
+def test_the_token_can_come_from_a_secret_file_without_its_newline(tmp_path: Path) -> None:
+    engine = copy_engine(TTS, tmp_path)
+    secret = tmp_path / "api_token"
+    secret.write_text("s3cret\n", encoding="utf-8")
+    port = free_port()
+    env = clean_env(ENGINE_API_TOKEN_FILE=str(secret))
+    with spawn([str(engine / "server.py"), "--port", str(port)], tmp_path, env) as process:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(url, process=process)
+        assert httpx.get(f"{url}/info").status_code == 401
+        assert httpx.get(f"{url}/info", headers={"Authorization": "Bearer s3cret"}).is_success
+        process.send_signal(signal.SIGTERM)
+        returncode, output = finish(process)
+    assert returncode == 0, output
+
+
+def test_a_token_and_a_token_file_at_once_exit_2_naming_both(tmp_path: Path) -> None:
+    engine = copy_engine(TTS, tmp_path)
+    secret = tmp_path / "api_token"
+    secret.write_text("from-the-file", encoding="utf-8")
+    env = clean_env(ENGINE_API_TOKEN="from-the-env", ENGINE_API_TOKEN_FILE=str(secret))
+    result = subprocess.run(
+        [sys.executable, str(engine / "server.py")], cwd=tmp_path, env={**os.environ, **env},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert "ENGINE_API_TOKEN_FILE" in line and "ENGINE_API_TOKEN is set too" in line
+
+
+def test_a_busy_port_is_one_line_before_anything_claims_to_be_ready(tmp_path: Path) -> None:
+    """A second `make run` must not log "listening" and "ready" before failing."""
+    engine = copy_engine(TTS, tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, str(engine / "server.py"), "--port", str(port)], cwd=tmp_path,
+            env={**os.environ, **clean_env()}, capture_output=True, text=True, timeout=60,
+            check=False,
+        )  # fmt: skip
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
+    assert "listening on" not in result.stderr and "model(s)" not in result.stderr
 
 
 def test_engine_home_wins_over_the_script_directory(tmp_path: Path) -> None:

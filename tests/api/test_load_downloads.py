@@ -29,7 +29,7 @@ from support.fileserver import FileServer
 
 from enginekit.settings import StoreSettings
 
-DebugTTSServer = engine_module("tts/debug-tts").DebugTTSServer
+DebugTTS = engine_module("tts/debug-tts").DebugTTS
 
 REMOTE = "remote-voice"
 REMOTE_PATH = "/voices/model.json"
@@ -84,8 +84,8 @@ def catalog_engine(
 
 @contextmanager
 def client_for(engine: Path, offline: bool = False) -> Iterator[TestClient]:
-    server = make_server(DebugTTSServer, engine, store_settings=StoreSettings(offline=offline))
-    with TestClient(server.app) as client:
+    served = make_server(DebugTTS, engine, store_settings=StoreSettings(offline=offline))
+    with TestClient(served.app) as client:
         yield client
 
 
@@ -174,8 +174,8 @@ def test_health_shows_download_progress_while_load_runs(
     data = remote_model(padding=200_000)
     engine = catalog_engine(tmp_path, file_server, data)
     file_server.behaviour(REMOTE_PATH).bytes_per_second = 100_000
-    server = make_server(DebugTTSServer, engine)
-    with live_server(server) as url, httpx.Client(base_url=url, timeout=30) as http:
+    served = make_server(DebugTTS, engine)
+    with live_server(served) as url, httpx.Client(base_url=url, timeout=30) as http:
         replies: list[httpx.Response] = []
         loader = threading.Thread(target=lambda: replies.append(load(http, REMOTE)))
         loader.start()

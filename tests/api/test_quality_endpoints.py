@@ -1,7 +1,7 @@
 """POST /analyze (engine-api.md §5, §10.3, §10.5) against debug-stt and thin subclasses of it.
 
 The subclasses are real engines (they run through the same routes, worker and status machine):
-one reports what reached `analyze_audio` so request parsing is visible in the response, one holds
+one reports what reached `analyze` so request parsing is visible in the response, one holds
 its load open so the "loading" readiness branch can be observed.
 """
 
@@ -23,16 +23,15 @@ import pytest
 from fastapi.testclient import TestClient
 from support.engines import copy_engine, engine_module, live_server, make_server
 
-from enginekit.server import (
+from enginekit.engine import (
     AnalysisDetails,
+    AnalysisRequest,
     AnalysisResult,
     InfoBlockItem,
-    PronunciationRule,
     QualityField,
-    QualityThresholds,
 )
 
-DebugSTTServer = engine_module("stt/debug-stt").DebugSTTServer
+DebugSTT = engine_module("stt/debug-stt").DebugSTT
 
 LOADING = "Model loading in progress. Retry after loading completes."
 NO_AUDIO = "Either audio_base64 or audio_path must be provided"
@@ -83,49 +82,49 @@ def fields_of(body: dict[str, Any]) -> dict[str, Any]:
 # -- engines --------------------------------------------------------------------------------
 
 
-class EchoSTTServer(DebugSTTServer):  # type: ignore[misc,valid-type]
-    """debug-stt whose result reports its inputs; the score is `expected_text` when numeric."""
+CRASH = "the engine crashed"
 
-    def analyze_audio(
-        self,
-        audio_bytes: bytes,
-        language: str,
-        thresholds: QualityThresholds,
-        expected_text: str | None,
-        pronunciation_rules: list[PronunciationRule],
-    ) -> AnalysisResult:
+
+class EchoSTT(DebugSTT):  # type: ignore[misc,valid-type]
+    """debug-stt whose result reports its inputs; the score is `expected_text` when numeric,
+    and `expected_text` "crash" makes it fail."""
+
+    def analyze(self, request: AnalysisRequest) -> AnalysisResult:
+        expected_text = request.expected_text
+        if expected_text == "crash":
+            raise RuntimeError(CRASH)
         score = int(expected_text) if expected_text and expected_text.isdigit() else 50
-        rules = [r.model_dump(by_alias=False) for r in pronunciation_rules]
-        limits = thresholds.model_dump(by_alias=False)
+        rules = [r.model_dump(by_alias=False) for r in request.pronunciation_rules]
+        limits = request.thresholds.model_dump(by_alias=False)
         echo = [
             InfoBlockItem(text="thresholds", severity="info", details=limits),
             InfoBlockItem(text="rules", severity="info", details={"rules": rules}),
             InfoBlockItem(text="nothing", severity="warning"),
         ]  # fmt: skip
         fields = [
-            QualityField(key="bytes", value=len(audio_bytes), type="number"),
-            QualityField(key="head", value=audio_bytes[:12].decode("latin-1"), type="string"),
-            QualityField(key="language", value=language, type="string"),
+            QualityField(key="samples", value=len(request.audio), type="number"),
+            QualityField(key="sampleRate", value=request.sample_rate, type="number"),
+            QualityField(key="language", value=request.language, type="string"),
             QualityField(key="expected", value=expected_text, type="text"),
         ]
         details = AnalysisDetails(fields=fields, info_blocks={"echo": echo})
         return AnalysisResult(quality_score=score, details=details)
 
 
-class GatedLoadSTTServer(DebugSTTServer):  # type: ignore[misc,valid-type]
-    """debug-stt whose load_model waits for `gate`, so a load can be held open."""
+class GatedLoadSTT(DebugSTT):  # type: ignore[misc,valid-type]
+    """debug-stt whose load waits for `gate`, so a load can be held open."""
 
     gate: threading.Event
 
-    def load_model(self, model_name: str) -> None:
+    def load(self, name: str) -> None:
         assert self.gate.wait(timeout=30), "test never opened the gate"
-        super().load_model(model_name)
+        super().load(name)
 
 
 @contextmanager
-def stt_client(server_class: type, tmp_path: Path, load: bool = True) -> Iterator[TestClient]:
-    server = make_server(server_class, copy_engine("stt/debug-stt", tmp_path))
-    with TestClient(server.app) as client:
+def stt_client(engine_class: type, tmp_path: Path, load: bool = True) -> Iterator[TestClient]:
+    served = make_server(engine_class, copy_engine("stt/debug-stt", tmp_path))
+    with TestClient(served.app) as client:
         if load:
             reply = client.post("/load", json={"engine_model_name": "default"})
             assert reply.status_code == 200, reply.text
@@ -135,13 +134,13 @@ def stt_client(server_class: type, tmp_path: Path, load: bool = True) -> Iterato
 @pytest.fixture
 def stt(tmp_path: Path) -> Iterator[TestClient]:
     """debug-stt with its default model loaded."""
-    with stt_client(DebugSTTServer, tmp_path) as client:
+    with stt_client(DebugSTT, tmp_path) as client:
         yield client
 
 
 @pytest.fixture
 def echo(tmp_path: Path) -> Iterator[TestClient]:
-    with stt_client(EchoSTTServer, tmp_path) as client:
+    with stt_client(EchoSTT, tmp_path) as client:
         yield client
 
 
@@ -158,7 +157,7 @@ def assert_refused(reply: httpx.Response, status: int, detail: str) -> None:
 
 
 def test_analyze_without_a_loaded_model_is_400_before_any_input_check(tmp_path: Path) -> None:
-    with stt_client(DebugSTTServer, tmp_path, load=False) as client:
+    with stt_client(DebugSTT, tmp_path, load=False) as client:
         assert_refused(
             client.post("/analyze", json={"audioBase64": b64(tone())}), 400, "Model not loaded"
         )
@@ -172,9 +171,9 @@ def test_analyze_without_a_loaded_model_is_400_before_any_input_check(tmp_path: 
 
 
 def test_analyze_during_a_load_is_503_and_leaves_status_loading(tmp_path: Path) -> None:
-    server = make_server(GatedLoadSTTServer, copy_engine("stt/debug-stt", tmp_path))
-    server.gate = threading.Event()
-    with live_server(server) as url, httpx.Client(base_url=url, timeout=30) as http:
+    served = make_server(GatedLoadSTT, copy_engine("stt/debug-stt", tmp_path))
+    served.engine.gate = threading.Event()
+    with live_server(served) as url, httpx.Client(base_url=url, timeout=30) as http:
         replies: list[httpx.Response] = []
         loader = threading.Thread(
             target=lambda: replies.append(http.post("/load", json={"engineModelName": "default"}))
@@ -189,7 +188,7 @@ def test_analyze_during_a_load_is_503_and_leaves_status_loading(tmp_path: Path) 
             assert_refused(http.post("/analyze", json={}), 503, LOADING)
             assert http.get("/health").json()["status"] == "loading"  # §10.3
         finally:
-            server.gate.set()
+            served.engine.gate.set()
             loader.join(timeout=30)
         assert replies[0].status_code == 200
         assert http.get("/health").json()["status"] == "ready"
@@ -209,11 +208,22 @@ def test_analyze_without_audio_names_both_inputs(stt: TestClient, body: dict[str
     assert health(stt)["status"] == "ready"
 
 
-def test_base64_with_bad_padding_is_500_incorrect_padding_and_sets_error(stt: TestClient) -> None:
-    reply = stt.post("/analyze", json={"audioBase64": "UklGRg"})
-    assert_refused(reply, 500, "Incorrect padding")
+@pytest.mark.parametrize(
+    ("sent", "detail"),
+    [
+        ("UklGRg", "Invalid base64 audio: Incorrect padding"),
+        ("UklGRg\u00e4==", "Invalid base64 audio: only ASCII characters are allowed"),
+    ],
+    ids=["bad-padding", "non-ascii"],
+)
+def test_undecodable_base64_is_a_400_that_changes_nothing(
+    stt: TestClient, sent: str, detail: str
+) -> None:
+    """Request data never becomes a 500 (the reference answered bad padding with one)."""
+    reply = stt.post("/analyze", json={"audioBase64": sent})
+    assert_refused(reply, 400, detail)
     state = health(stt)
-    assert (state["status"], state["error"]) == ("error", "Incorrect padding")
+    assert (state["status"], state["error"]) == ("ready", None)
 
 
 def test_base64_characters_outside_the_alphabet_are_dropped(stt: TestClient) -> None:
@@ -256,11 +266,21 @@ def test_non_wav_bytes_are_an_invalid_audio_format(stt: TestClient, data: bytes)
     assert_refused(reply, 400, "Invalid audio format: expected WAV file")
 
 
-def test_only_the_riff_and_wave_markers_are_checked(echo: TestClient) -> None:
+def test_a_wav_without_frames_reaches_the_engine_as_no_samples(echo: TestClient) -> None:
+    reply = echo.post("/analyze", json={"audioBase64": b64(tone(0.0, rate=22050))})
+    assert reply.status_code == 200, reply.text
+    assert fields_of(reply.json())["samples"] == 0
+
+
+def test_markers_without_decodable_audio_are_a_clear_400(echo: TestClient) -> None:
+    """The contract checks only RIFF/WAVE; engines get decoded samples, so bytes that pass the
+    markers but hold no audio are refused before the engine, naming the problem."""
     data = b"RIFF????WAVE" + bytes(32)
     reply = echo.post("/analyze", json={"audioBase64": b64(data)})
-    assert reply.status_code == 200, reply.text
-    assert fields_of(reply.json())["bytes"] == 44
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["detail"].startswith("Cannot decode audio: ")
+    assert "Errno" not in reply.json()["detail"]
+    assert health(echo)["status"] == "ready"
 
 
 def test_audio_path_that_does_not_exist_is_404_naming_it(stt: TestClient, tmp_path: Path) -> None:
@@ -291,11 +311,12 @@ def test_audio_path_to_an_empty_file_is_empty_audio(stt: TestClient, tmp_path: P
     assert_refused(stt.post("/analyze", json={"audioPath": str(path)}), 400, "Audio data is empty")
 
 
-def test_audio_path_to_a_directory_is_500_and_sets_error(stt: TestClient, tmp_path: Path) -> None:
+def test_audio_path_to_a_directory_is_a_400_that_changes_nothing(
+    stt: TestClient, tmp_path: Path
+) -> None:
     reply = stt.post("/analyze", json={"audioPath": str(tmp_path)})
-    assert reply.status_code == 500
-    assert reply.json()["detail"] == f"[Errno 21] Is a directory: '{tmp_path}'"
-    assert health(stt)["status"] == "error"
+    assert_refused(reply, 400, f"Audio path is not a regular file: {tmp_path}")
+    assert health(stt)["status"] == "ready"
 
 
 def test_base64_wins_over_audio_path(stt: TestClient, tmp_path: Path) -> None:
@@ -534,21 +555,22 @@ def test_response_emits_nulls_and_keeps_detail_keys_verbatim(echo: TestClient) -
 # -- the status machine around /analyze ------------------------------------------------------
 
 
-def test_a_successful_analyze_after_an_error_clears_it(stt: TestClient) -> None:
-    stt.post("/analyze", json={"audioBase64": "UklGRg"})
-    assert (health(stt)["status"], health(stt)["error"]) == ("error", "Incorrect padding")
-    assert stt.post("/analyze", json={"audioBase64": b64(tone())}).status_code == 200
-    state = health(stt)
+def test_a_successful_analyze_after_an_error_clears_it(echo: TestClient) -> None:
+    crashed = echo.post("/analyze", json={"audioBase64": b64(tone()), "expectedText": "crash"})
+    assert_refused(crashed, 500, CRASH)
+    assert (health(echo)["status"], health(echo)["error"]) == ("error", CRASH)
+    assert echo.post("/analyze", json={"audioBase64": b64(tone())}).status_code == 200
+    state = health(echo)
     assert (state["status"], state["error"]) == ("ready", None)
 
 
 def test_a_refused_analyze_after_an_error_sets_ready_and_keeps_the_message(
-    stt: TestClient,
+    echo: TestClient,
 ) -> None:
-    stt.post("/analyze", json={"audioBase64": "UklGRg"})
-    assert_refused(stt.post("/analyze", json={}), 400, NO_AUDIO)
-    state = health(stt)
-    assert (state["status"], state["error"]) == ("ready", "Incorrect padding")
+    echo.post("/analyze", json={"audioBase64": b64(tone()), "expectedText": "crash"})
+    assert_refused(echo.post("/analyze", json={}), 400, NO_AUDIO)
+    state = health(echo)
+    assert (state["status"], state["error"]) == ("ready", CRASH)
 
 
 def test_a_header_only_wav_does_not_crash_debug_stt(stt: TestClient) -> None:

@@ -16,11 +16,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from support.engines import copy_engine, engine_module, live_server, make_server
+from support.engines import Served, copy_engine, engine_module, live_server, make_server
 
-from enginekit.errors import BadRequest
+from enginekit.engine import AudioChunk, EngineContext, SynthesisRequest
+from enginekit.errors import InvalidInput
 
-DebugTTSServer = engine_module("tts/debug-tts").DebugTTSServer
+DebugTTS = engine_module("tts/debug-tts").DebugTTS
 
 GATE_TIMEOUT_S = 10.0
 LOADING = "Model loading in progress. Retry after loading completes."
@@ -43,11 +44,11 @@ class Gate:
         assert self.entered.wait(GATE_TIMEOUT_S), "the engine never reached the gate"
 
 
-class GatedTTS(DebugTTSServer):
-    """debug-tts whose load/unload/generate can be held at a gate keyed by operation."""
+class GatedTTS(DebugTTS):
+    """debug-tts whose load/unload/synthesize can be held at a gate keyed by operation."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, context: EngineContext) -> None:
+        super().__init__(context)
         self.gates: dict[str, Gate] = {}
         self.unload_threads: list[str] = []
 
@@ -64,34 +65,34 @@ class GatedTTS(DebugTTSServer):
         if gate is not None:
             gate.pass_through()
 
-    def load_model(self, model_name: str) -> None:
-        self._pass(f"load:{model_name}")
-        super().load_model(model_name)
+    def load(self, name: str) -> None:
+        self._pass(f"load:{name}")
+        super().load(name)
 
-    def unload_model(self) -> None:
+    def unload(self) -> None:
         self.unload_threads.append(threading.current_thread().name)
         self._pass("unload")
-        super().unload_model()
+        super().unload()
 
-    def generate_audio(self, text: str, *args: Any) -> bytes:
-        self._pass(f"generate:{text}")
-        return super().generate_audio(text, *args)
+    def synthesize(self, request: SynthesisRequest) -> Iterator[AudioChunk]:
+        self._pass(f"generate:{request.text}")
+        yield from super().synthesize(request)
 
 
-class FailingTTS(DebugTTSServer):
-    """debug-tts whose next generate raises what the test sets; model "broken" fails to load."""
+class FailingTTS(DebugTTS):
+    """debug-tts whose next synthesis raises what the test sets; model "broken" fails to load."""
 
     fail_with: BaseException | None = None
 
-    def load_model(self, model_name: str) -> None:
-        if model_name == "broken":
+    def load(self, name: str) -> None:
+        if name == "broken":
             raise RuntimeError("weights are corrupt")
-        super().load_model(model_name)
+        super().load(name)
 
-    def generate_audio(self, text: str, *args: Any) -> bytes:
+    def synthesize(self, request: SynthesisRequest) -> Iterator[AudioChunk]:
         if self.fail_with is not None:
             raise self.fail_with
-        return super().generate_audio(text, *args)
+        yield from super().synthesize(request)
 
 
 class OutOfMemoryError(RuntimeError):
@@ -116,24 +117,24 @@ def base(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def gated(base: Path) -> Iterator[tuple[GatedTTS, str, ThreadPoolExecutor]]:
+def gated(base: Path) -> Iterator[tuple[Served, str, ThreadPoolExecutor]]:
     """A gated engine on a real uvicorn, plus threads to send requests that will block."""
-    server = make_server(GatedTTS, base)
-    assert isinstance(server, GatedTTS)
-    with live_server(server) as url, ThreadPoolExecutor(4) as pool:
+    served = make_server(GatedTTS, base)
+    assert isinstance(served.engine, GatedTTS)
+    with live_server(served) as url, ThreadPoolExecutor(4) as pool:
         try:
-            yield server, url, pool
+            yield served, url, pool
         finally:
-            server.open_all()
+            served.engine.open_all()
 
 
 @pytest.fixture
 def failing(base: Path) -> Iterator[tuple[FailingTTS, TestClient]]:
-    server = make_server(FailingTTS, base)
-    assert isinstance(server, FailingTTS)
-    with TestClient(server.app) as client:
+    served = make_server(FailingTTS, base)
+    assert isinstance(served.engine, FailingTTS)
+    with TestClient(served.app) as client:
         assert client.post("/load", json={"engineModelName": "default"}).status_code == 200
-        yield server, client
+        yield served.engine, client
 
 
 def health(url: str) -> dict[str, Any]:
@@ -155,8 +156,8 @@ def load_default(url: str) -> None:
 
 
 def test_generate_during_a_load_is_503_and_status_stays_loading(gated: Any) -> None:
-    server, url, pool = gated
-    gate = server.hold("load:default")
+    served, url, pool = gated
+    gate = served.engine.hold("load:default")
     load = post(pool, url, "/load", {"engineModelName": "default"})
     gate.reached()
     during = health(url)  # /health answers while the load runs
@@ -172,9 +173,9 @@ def test_generate_during_a_load_is_503_and_status_stays_loading(gated: Any) -> N
 
 
 def test_hotswap_shows_loading_with_no_model_while_the_new_one_loads(gated: Any) -> None:
-    server, url, pool = gated
+    served, url, pool = gated
     load_default(url)
-    gate = server.hold("load:default")
+    gate = served.engine.hold("load:default")
     swap = post(pool, url, "/load", {"engineModelName": "default"})
     gate.reached()
     during = health(url)
@@ -190,9 +191,9 @@ def test_hotswap_shows_loading_with_no_model_while_the_new_one_loads(gated: Any)
 
 
 def test_health_reports_processing_and_answers_while_a_job_runs(gated: Any) -> None:
-    server, url, pool = gated
+    served, url, pool = gated
     load_default(url)
-    gate = server.hold("generate:slow")
+    gate = served.engine.hold("generate:slow")
     job = post(pool, url, "/generate", body("slow"))
     gate.reached()
     during = health(url)
@@ -208,13 +209,13 @@ def test_health_reports_processing_and_answers_while_a_job_runs(gated: Any) -> N
 
 def test_status_stays_processing_until_every_queued_job_is_done(gated: Any) -> None:
     # Our improvement: the reference reports "ready" when the first of two queued jobs ends.
-    server, url, pool = gated
+    served, url, pool = gated
     load_default(url)
-    first, second = server.hold("generate:first"), server.hold("generate:second")
+    first, second = served.engine.hold("generate:first"), served.engine.hold("generate:second")
     job1 = post(pool, url, "/generate", body("first"))
     first.reached()
     job2 = post(pool, url, "/generate", body("second"))
-    eventually(lambda: server.state.active_jobs == 2, "the second job queued")
+    eventually(lambda: served.runtime.state.active_jobs == 2, "the second job queued")
     first.opened.set()
     assert job1.result().status_code == 200
     assert health(url)["status"] == "processing"
@@ -225,12 +226,12 @@ def test_status_stays_processing_until_every_queued_job_is_done(gated: Any) -> N
 
 def test_a_load_queued_behind_a_job_shows_loading_until_it_has_loaded(gated: Any) -> None:
     # Our improvement on §2.5: the job finishing does not report "ready" under a pending load.
-    server, url, pool = gated
+    served, url, pool = gated
     load_default(url)
-    job_gate = server.hold("generate:slow")
+    job_gate = served.engine.hold("generate:slow")
     job = post(pool, url, "/generate", body("slow"))
     job_gate.reached()
-    load_gate = server.hold("load:default")
+    load_gate = served.engine.hold("load:default")
     load = post(pool, url, "/load", {"engineModelName": "default"})
     eventually(lambda: health(url)["status"] == "loading", "status loading behind the job")
     job_gate.opened.set()
@@ -246,14 +247,14 @@ def test_a_load_queued_behind_a_job_shows_loading_until_it_has_loaded(gated: Any
 
 
 def test_an_engine_error_is_500_sets_error_and_the_next_generate_clears_it(failing: Any) -> None:
-    server, client = failing
-    server.fail_with = RuntimeError("boom")
+    engine, client = failing
+    engine.fail_with = RuntimeError("boom")
     response = client.post("/generate", json=body())
     assert (response.status_code, response.json()) == (500, {"detail": "boom"})
     broken = client.get("/health").json()
     assert (broken["status"], broken["error"]) == ("error", "boom")
     assert broken["engineModelLoaded"] is True  # "error" blocks nothing
-    server.fail_with = None
+    engine.fail_with = None
     assert client.post("/generate", json=body()).status_code == 200
     healed = client.get("/health").json()
     assert (healed["status"], healed["error"]) == ("ready", None)
@@ -263,8 +264,8 @@ def test_a_refused_request_after_an_error_reports_ready_and_keeps_the_message(
     failing: Any,
 ) -> None:
     # §2.2: an HTTP error of a processing call sets "ready"; `error` keeps its old value.
-    server, client = failing
-    server.fail_with = RuntimeError("boom")
+    engine, client = failing
+    engine.fail_with = RuntimeError("boom")
     assert client.post("/generate", json=body()).status_code == 500
     assert client.post("/generate", json=body(" ")).status_code == 400
     after = client.get("/health").json()
@@ -281,8 +282,8 @@ def test_a_refused_request_after_an_error_reports_ready_and_keeps_the_message(
     ids=["cuda-message", "any-case-message", "by-type"],
 )
 def test_gpu_out_of_memory_is_503_gpu_oom(failing: Any, exc: BaseException) -> None:
-    server, client = failing
-    server.fail_with = exc
+    engine, client = failing
+    engine.fail_with = exc
     response = client.post("/generate", json=body())
     assert (response.status_code, response.json()) == (503, {"detail": GPU_OOM})
     after = client.get("/health").json()
@@ -291,8 +292,8 @@ def test_gpu_out_of_memory_is_503_gpu_oom(failing: Any, exc: BaseException) -> N
 
 def test_a_cuda_error_that_is_not_out_of_memory_is_a_plain_500(failing: Any) -> None:
     # §10.8: the reference maps any message containing "cuda" to GPU_OOM; we do not.
-    server, client = failing
-    server.fail_with = RuntimeError("CUDA error: device-side assert triggered")
+    engine, client = failing
+    engine.fail_with = RuntimeError("CUDA error: device-side assert triggered")
     response = client.post("/generate", json=body())
     assert response.status_code == 500
     assert response.json() == {"detail": "CUDA error: device-side assert triggered"}
@@ -303,8 +304,8 @@ def test_a_cuda_error_that_is_not_out_of_memory_is_a_plain_500(failing: Any) -> 
 
 
 def test_an_http_error_from_the_engine_passes_through_and_sets_ready(failing: Any) -> None:
-    server, client = failing
-    server.fail_with = BadRequest("Language xx is not supported by this voice")
+    engine, client = failing
+    engine.fail_with = InvalidInput("Language xx is not supported by this voice")
     response = client.post("/generate", json=body())
     assert response.status_code == 400
     assert response.json() == {"detail": "Language xx is not supported by this voice"}
@@ -314,8 +315,8 @@ def test_an_http_error_from_the_engine_passes_through_and_sets_ready(failing: An
 
 def test_a_load_model_crash_is_500_and_sets_error(base: Path) -> None:
     (base / "models" / "broken").mkdir(parents=True)
-    server = make_server(FailingTTS, base)
-    with TestClient(server.app) as client:
+    served = make_server(FailingTTS, base)
+    with TestClient(served.app) as client:
         response = client.post("/load", json={"engineModelName": "broken"})
         after = client.get("/health").json()
         retry = client.post("/load", json={"engineModelName": "default"})
@@ -331,19 +332,19 @@ def test_a_load_model_crash_is_500_and_sets_error(base: Path) -> None:
 
 
 def test_shutdown_unloads_in_the_worker_while_health_keeps_answering(gated: Any) -> None:
-    server, url, pool = gated
+    served, url, pool = gated
     load_default(url)
-    gate = server.hold("unload")
+    gate = served.engine.hold("unload")
     shutdown = post(pool, url, "/shutdown", {})
     gate.reached()
     assert health(url)["engineModelLoaded"] is True  # answered during the slow unload
-    assert not shutdown.done()
-    gate.opened.set()
-    response = shutdown.result()
+    response = shutdown.result(timeout=10)  # answered at once, before the unload ends
     assert (response.status_code, response.json()) == (200, {"status": "shutting_down"})
-    assert len(server.unload_threads) == 1
-    assert server.unload_threads[0].startswith("debug-tts-worker")
-    assert server.unload_threads[0] != threading.main_thread().name
+    gate.opened.set()
+    eventually(lambda: bool(served.engine.unload_threads), "the unload to finish")
+    assert len(served.engine.unload_threads) == 1
+    assert served.engine.unload_threads[0].startswith("debug-tts-worker")
+    assert served.engine.unload_threads[0] != threading.main_thread().name
 
 
 def test_after_shutdown_the_port_stops_answering(gated: Any) -> None:

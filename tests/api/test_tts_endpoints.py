@@ -18,7 +18,7 @@ from support.engines import copy_engine, engine_module, live_server, make_server
 
 from enginekit.settings import ServerSettings
 
-DebugTTSServer = engine_module("tts/debug-tts").DebugTTSServer
+DebugTTS = engine_module("tts/debug-tts").DebugTTS
 
 TOO_LONG = (
     "Text too long (10001 chars). Debug TTS max is 10000 chars. "
@@ -62,7 +62,7 @@ def samples(base: Path) -> Path:
 @pytest.fixture
 def client(base: Path) -> Iterator[TestClient]:
     """An engine with no model loaded."""
-    with TestClient(make_server(DebugTTSServer, base).app) as test_client:
+    with TestClient(make_server(DebugTTS, base).app) as test_client:
         yield test_client
 
 
@@ -76,7 +76,7 @@ def loaded(client: TestClient) -> TestClient:
 @pytest.fixture(scope="module")
 def shared_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Path]]:
     base = copy_engine("tts/debug-tts", tmp_path_factory.mktemp("shared"))
-    with TestClient(make_server(DebugTTSServer, base).app) as test_client:
+    with TestClient(make_server(DebugTTS, base).app) as test_client:
         assert test_client.post("/load", json={"engineModelName": "default"}).status_code == 200
         yield test_client, base
 
@@ -177,7 +177,7 @@ def test_generate_accepts_contract_variations(shared: TestClient, body: dict[str
 def test_generate_works_without_engine_yaml(base: Path) -> None:
     # §1: a missing engine.yaml means an empty config, not a broken engine.
     (base / "engine.yaml").unlink()
-    with TestClient(make_server(DebugTTSServer, base).app) as client:
+    with TestClient(make_server(DebugTTS, base).app) as client:
         assert client.post("/load", json={"engineModelName": "default"}).status_code == 200
         response = generate(client)
     assert response.status_code == 200, response.text
@@ -312,7 +312,7 @@ def cloning(base: Path) -> Iterator[TestClient]:
     text = manifest.read_text()
     assert off in text
     manifest.write_text(text.replace(off, on))
-    with TestClient(make_server(DebugTTSServer, base).app) as test_client:
+    with TestClient(make_server(DebugTTS, base).app) as test_client:
         assert test_client.post("/load", json={"engineModelName": "default"}).status_code == 200
         yield test_client
 
@@ -450,7 +450,7 @@ def test_a_failed_upload_keeps_the_previous_sample(client: TestClient, samples: 
 @pytest.fixture
 def limited(base: Path) -> Iterator[TestClient]:
     settings = ServerSettings(max_upload_bytes=UPLOAD_LIMIT)
-    with TestClient(make_server(DebugTTSServer, base, server_settings=settings).app) as c:
+    with TestClient(make_server(DebugTTS, base, server_settings=settings).app) as c:
         yield c
 
 
@@ -526,10 +526,10 @@ def test_upload_dot_dot_stays_an_ordinary_name_inside_samples(
     tmp_path: Path, base: Path, samples: Path, raw_path: str
 ) -> None:
     # Sent raw over a real socket: HTTP clients would normalise the dot segment away.
-    server = make_server(DebugTTSServer, base)
+    served = make_server(DebugTTS, base)
     before = snapshot(tmp_path)
     data = make_wav()
-    with live_server(server) as url:
+    with live_server(served) as url:
         connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=10)
         connection.request("POST", raw_path, body=data)
         reply = connection.getresponse()
@@ -542,7 +542,7 @@ def test_upload_dot_dot_stays_an_ordinary_name_inside_samples(
 
 def test_upload_io_failure_is_500_with_a_json_detail(base: Path, samples: Path) -> None:
     (samples / "taken.wav").mkdir(parents=True)  # the destination cannot be replaced by a file
-    with TestClient(make_server(DebugTTSServer, base).app, raise_server_exceptions=False) as c:
+    with TestClient(make_server(DebugTTS, base).app, raise_server_exceptions=False) as c:
         response = c.post("/samples/upload/taken", content=make_wav())
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/json"
@@ -562,8 +562,8 @@ def looping(base: Path, samples: Path) -> Iterator[TestClient]:
     """samples/loop.wav is a symlink to itself: its path can never be resolved."""
     samples.mkdir(parents=True, exist_ok=True)
     (samples / "loop.wav").symlink_to("loop.wav")
-    server = make_server(DebugTTSServer, base)
-    with TestClient(server.app, raise_server_exceptions=False) as test_client:
+    served = make_server(DebugTTS, base)
+    with TestClient(served.app, raise_server_exceptions=False) as test_client:
         assert test_client.post("/load", json={"engineModelName": "default"}).status_code == 200
         yield test_client
 

@@ -57,27 +57,26 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from typing import Any
+from collections.abc import Iterator
 
-from enginekit.server import BaseTTSServer, run
+from enginekit.engine import AudioChunk, SynthesisRequest, TTSEngine
+from enginekit.server import run
 
 
-class GoodTTSServer(BaseTTSServer):
-    def load_model(self, model_name: str) -> None:
+class GoodTTS(TTSEngine):
+    def load(self, model_name: str) -> None:
         model_path = self.models_dir / model_name
         self.config = json.loads((model_path / "model.json").read_text(encoding="utf-8"))
 
-    def unload_model(self) -> None:
+    def unload(self) -> None:
         self.config = {}
 
-    def generate_audio(
-        self, text: str, language: str, speaker_wav: str | list[str], parameters: dict[str, Any]
-    ) -> bytes:
-        return b""
+    def synthesize(self, request: SynthesisRequest) -> Iterator[AudioChunk]:
+        yield from ()
 
 
 if __name__ == "__main__":
-    run(GoodTTSServer)
+    run(GoodTTS)
 '''
 
 # The line a server test inserts code after (present in both servers' load_model).

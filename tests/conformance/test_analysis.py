@@ -10,20 +10,21 @@ from pathlib import Path
 import pytest
 
 from conformance.template import check, make_repo
-from enginekit.conformance.dockerfile_model import Dockerfile, python_version, shell_commands
+from enginekit.conformance.dockerfile import Dockerfile, expand, shell_commands
 from enginekit.conformance.dockerignore_rules import excluded, left_out
 from enginekit.conformance.engine_dir import EngineDir
 from enginekit.conformance.python_rules import check_server
+from enginekit.engine import ENGINE_BASE_CLASSES
 
 BASE = """\
 import os
 import shutil
 from pathlib import Path
 
-from enginekit.server import BaseTTSServer
+from enginekit.engine import TTSEngine
 
 
-class Server(BaseTTSServer):
+class Server(TTSEngine):
     def load_model(self, model_name):
         model_path = self.models_dir / model_name
 {body}
@@ -105,10 +106,10 @@ def test_a_docstring_may_mention_app_models(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("imports", "base"),
     [
-        ("import enginekit.server as es", "es.BaseSTTServer"),
-        ("import enginekit.server", "enginekit.server.BaseQualityServer"),
-        ("from enginekit.server.tts import BaseTTSServer as Tts", "Tts"),
-        ("from enginekit.server import BaseEngineServer", "BaseEngineServer"),
+        ("import enginekit.engine as ee", "ee.STTEngine"),
+        ("import enginekit.engine", "enginekit.engine.QualityEngine"),
+        ("from enginekit.engine.base import TTSEngine as Tts", "Tts"),
+        ("from enginekit.engine import TTSEngine", "TTSEngine"),
     ],
 )
 def test_enginekit_bases_are_recognised_however_imported(
@@ -119,9 +120,22 @@ def test_enginekit_bases_are_recognised_however_imported(
     assert all(f.passed and "base class Mine" in f.message for f in check_server(path)[:5])
 
 
+@pytest.mark.parametrize("base", ENGINE_BASE_CLASSES, ids=lambda cls: cls.__name__)
+def test_every_engine_base_class_of_the_code_is_trusted(tmp_path: Path, base: type) -> None:
+    """The checker's trusted names come from enginekit.engine: a new base class that engines
+    subclass passes the store-backed rules without a second list to update."""
+    path = tmp_path / "server.py"
+    path.write_text(
+        f"from {base.__module__} import {base.__name__}\n\nclass Mine({base.__name__}):\n    pass\n"
+    )
+    findings = check_server(path)
+    assert findings and all(f.passed for f in findings)
+    assert all("base class Mine" in f.message for f in findings[:5])
+
+
 def test_a_local_class_named_like_a_base_is_the_reference_style(tmp_path: Path) -> None:
     path = tmp_path / "server.py"
-    path.write_text("class BaseTTSServer:\n    pass\n\nclass Mine(BaseTTSServer):\n    pass\n")
+    path.write_text("class TTSEngine:\n    pass\n\nclass Mine(TTSEngine):\n    pass\n")
     failed = {f.rule for f in check_server(path) if not f.passed}
     assert failed == {"server.reads-models-dir", "server.discovery-scans-models-dir"}
 
@@ -181,12 +195,29 @@ def test_the_final_stage_decides(tmp_path: Path) -> None:
         "FROM python:3.12 AS other\n"
     )
     dockerfile = Dockerfile.parse(path)
-    assert python_version(dockerfile) == ("3.12", 6)
+    assert dockerfile.python_version() == ("3.12", 6)
     assert dockerfile.final("ENTRYPOINT") == []
     path.write_text(path.read_text().rsplit("FROM python:3.12", 1)[0])
     dockerfile = Dockerfile.parse(path)
-    assert python_version(dockerfile) == ("3.10", 2)
+    assert dockerfile.python_version() == ("3.10", 2)
     assert [i.line for i in dockerfile.final("ENTRYPOINT")] == [3]
+
+
+@pytest.mark.parametrize(
+    ("written", "expanded"),
+    [
+        ("${APP}/models", "/app/models"),
+        ("$APP/models", "/app/models"),
+        ("${APP:-/srv}/models", "/app/models"),
+        ("${NOPE:-/srv}/models", "/srv/models"),
+        ("${EMPTY:-/srv}/models", "/srv/models"),
+        ("${APP:+/opt}/models", "/opt/models"),  # set: the word, not the value
+        ("${NOPE:+/opt}/models", "/models"),  # unset: nothing
+        ("$NOPE/models", "$NOPE/models"),  # unknown: as written
+    ],
+)
+def test_variables_expand_as_docker_expands_them(written: str, expanded: str) -> None:
+    assert expand(written, {"APP": "/app", "EMPTY": ""}) == expanded
 
 
 def test_copy_chmod_counts_as_executable(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from conformance.template import NAME, edit, make_repo
 from enginekit.cli import main
+from enginekit.conformance import RULES
 
 
 @pytest.fixture(autouse=True)
@@ -23,26 +24,38 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_a_conforming_engine_exits_0_with_a_table(
+def test_a_conforming_engine_is_one_line_and_exits_0(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = run(capsys, str(make_repo(tmp_path)))
     assert code == 0
-    assert f"tts/{NAME}" in out
-    assert "dockerignore.models-in-context" in out
-    assert "all conform" in out
+    assert out == f"tts/{NAME}: conforms (19 rules)\n"
 
 
-def test_a_failing_rule_exits_1_and_shows_where_and_how_to_fix(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_a_failing_engine_shows_only_its_failures_with_place_and_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = make_repo(tmp_path)
     edit(engine / "engine.yaml", f"name: {NAME}", "name: other-tts")
+    monkeypatch.chdir(tmp_path)
     code, out, _ = run(capsys, str(engine))
     assert code == 1
-    assert "FAIL" in out
-    assert "engine.yaml:2" in out
-    assert "fix:" in out
+    head, failure, fix = out.splitlines()
+    assert head == f"tts/{NAME}: fails 1 of 19 rules"
+    assert failure.startswith(
+        f"  engines/tts/{NAME}/engine.yaml:2: manifest.name: name 'other-tts'"
+    )
+    assert fix.startswith("    fix: Set `name:`")
+
+
+def test_verbose_prints_every_rule_as_a_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "--verbose", str(make_repo(tmp_path)))
+    assert code == 0
+    assert all(rule in out for rule in RULES)
+    assert "PASS" in out
+    assert "all conform" in out
 
 
 def test_json_lists_every_finding(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

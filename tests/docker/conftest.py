@@ -4,6 +4,7 @@ loopback), always removed afterwards."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -63,8 +64,9 @@ def base_image(docker_client: Any) -> str:
 
 
 @pytest.fixture(scope="session")
-def engine_image(docker_client: Any, base_image: str) -> Callable[[str], str]:
-    """Build (once) and return the tag of an engine's image."""
+def engine_image(docker_client: Any, base_image: str) -> Iterator[Callable[[str], str]]:
+    """Build (once) and return the tag of an engine's image; the images are removed when the
+    session ends (their layers stay in Docker's build cache, so the next build is quick)."""
     built: dict[str, str] = {}
 
     def build(name: str) -> str:
@@ -82,7 +84,10 @@ def engine_image(docker_client: Any, base_image: str) -> Callable[[str], str]:
             built[name] = tag
         return built[name]
 
-    return build
+    yield build
+    for tag in built.values():
+        with contextlib.suppress(docker.errors.APIError):
+            docker_client.images.remove(tag, force=True)
 
 
 @pytest.fixture

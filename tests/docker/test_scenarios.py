@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from support.containers import (
     TINY_EN,
     WHISPER_FILES,
@@ -39,6 +41,20 @@ def test_s1_piper_serves_the_baked_in_voice(engine_image: Any, run_engine: Any) 
         audio = generate(engine.url)
         assert audio.status_code == 200
         assert len(audio.content) > 20_000
+
+
+@pytest.mark.parametrize("name", ["debug-tts", "piper"])
+def test_an_image_with_a_baked_default_serves_it_without_a_load(
+    engine_image: Any, run_engine: Any, name: str
+) -> None:
+    """ENGINE_LOAD_MODEL=default in the image: /generate works with no /load first."""
+    with run_engine(engine_image(name)) as engine:
+        deadline = time.monotonic() + 60
+        while not httpx.get(f"{engine.url}/health").json()["engineModelLoaded"]:
+            assert time.monotonic() < deadline, "the default model never loaded"
+            time.sleep(0.2)
+        audio = generate(engine.url)
+        assert audio.status_code == 200 and audio.content[:4] == b"RIFF"
 
 
 # -- scenario 2: baked-in default plus external -------------------------------------------------

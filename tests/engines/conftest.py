@@ -30,8 +30,8 @@ from .helpers import (
     link_files,
 )
 
-PiperTTSServer = engine_module("tts/piper").PiperTTSServer
-WhisperSTTServer = engine_module("stt/whisper").WhisperSTTServer
+Piper = engine_module("tts/piper").Piper
+Whisper = engine_module("stt/whisper").Whisper
 
 CLIENT_TIMEOUT = httpx.Timeout(120.0)
 
@@ -92,8 +92,8 @@ def whisper_base(engines_dir: Path, whisper_files: list[Path]) -> Path:
     return base
 
 
-def _serve(server_class: type, base: Path, model: str) -> Iterator[LiveEngine]:
-    server = make_server(server_class, base)
+def _serve(engine_class: type, base: Path, model: str) -> Iterator[LiveEngine]:
+    server = make_server(engine_class, base)
     with (
         live_server(server) as url,
         httpx.Client(base_url=url, timeout=CLIENT_TIMEOUT) as client,
@@ -106,13 +106,13 @@ def _serve(server_class: type, base: Path, model: str) -> Iterator[LiveEngine]:
 @pytest.fixture(scope="session")
 def piper(piper_base: Path) -> Iterator[LiveEngine]:
     """piper on a real uvicorn with the default voice loaded."""
-    yield from _serve(PiperTTSServer, piper_base, PIPER_VOICE)
+    yield from _serve(Piper, piper_base, PIPER_VOICE)
 
 
 @pytest.fixture(scope="session")
 def whisper(whisper_base: Path) -> Iterator[LiveEngine]:
     """whisper on a real uvicorn with tiny.en loaded."""
-    yield from _serve(WhisperSTTServer, whisper_base, WHISPER_MODEL)
+    yield from _serve(Whisper, whisper_base, WHISPER_MODEL)
 
 
 @pytest.fixture(scope="session")

@@ -14,10 +14,9 @@ from typing import Any
 
 import httpx
 import numpy as np
-from support.engines import ENGINES
+from support.engines import ENGINES, Served
 
 from enginekit.audio import encode_wav
-from enginekit.server import BaseEngineServer
 
 PIPER_VOICE = "en_US-joe-medium"
 WHISPER_MODEL = "tiny.en"
@@ -29,7 +28,7 @@ FOX = "The quick brown fox jumps over the lazy dog."
 class LiveEngine:
     """An engine served by a real uvicorn, its model loaded once per session."""
 
-    server: BaseEngineServer
+    server: Served
     url: str
     client: httpx.Client
     load_reply: dict[str, Any]
@@ -51,7 +50,7 @@ def copy_engine_code(relative: str, destination: Path) -> Path:
     """A private copy of an engine without its run-time directories (models, samples): the
     tests place models themselves, by linking, so nothing large is copied."""
     target = destination / relative.rsplit("/", 1)[-1]
-    ignore = shutil.ignore_patterns("__pycache__", "models", "external_models", "samples")
+    ignore = shutil.ignore_patterns("__pycache__", "models", "external_models", "samples", ".venv*")
     shutil.copytree(ENGINES / relative, target, ignore=ignore)
     return target
 

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from support.engines import engine_module, live_server, make_server
 from support.fileserver import FileServer
 
-from enginekit.scoring import normalise
+from enginekit.engine.scoring import normalise
 from enginekit.settings import StoreSettings
 
 from .helpers import (
@@ -33,8 +33,8 @@ from .helpers import (
     wav_info,
 )
 
-PiperTTSServer = engine_module("tts/piper").PiperTTSServer
-WhisperSTTServer = engine_module("stt/whisper").WhisperSTTServer
+Piper = engine_module("tts/piper").Piper
+Whisper = engine_module("stt/whisper").Whisper
 
 WHISPER_REPO = "Systran/faster-whisper-tiny.en"
 VOICES_REPO = "rhasspy/piper-voices"
@@ -63,8 +63,8 @@ def client_for(hub: FileServer) -> Iterator[Any]:
     """Open TestClients on fresh server instances; all are closed at the end of the test."""
     opened: list[TestClient] = []
 
-    def open_client(server_class: type, base: Path) -> TestClient:
-        client = TestClient(make_server(server_class, base, settings_for(hub)).app)
+    def open_client(engine_class: type, base: Path) -> TestClient:
+        client = TestClient(make_server(engine_class, base, settings_for(hub)).app)
         opened.append(client.__enter__())
         return client
 
@@ -96,7 +96,7 @@ def test_whisper_downloads_tiny_en_on_load_and_a_restart_does_not_fetch_again(
     fox_wav: bytes,
 ) -> None:
     base = copy_engine_code("stt/whisper", tmp_path)
-    first = client_for(WhisperSTTServer, base)
+    first = client_for(Whisper, base)
     assert sources(first)[WHISPER_MODEL] == "downloadable"
     assert not (base / "external_models").exists()
 
@@ -115,7 +115,7 @@ def test_whisper_downloads_tiny_en_on_load_and_a_restart_does_not_fetch_again(
     assert normalise(field_values(analysis.json())["transcription"]) == normalise(FOX)
 
     hub.reset_counts()
-    second = client_for(WhisperSTTServer, base)
+    second = client_for(Whisper, base)
     assert sources(second)[WHISPER_MODEL] == "external"
     reply = second.post("/load", json={"engineModelName": WHISPER_MODEL})
     assert reply.status_code == 200, reply.text
@@ -130,7 +130,7 @@ def test_a_catalog_model_the_hub_lacks_is_404_and_leaves_nothing(
     tmp_path: Path, hub: FileServer, client_for: Any
 ) -> None:
     base = copy_engine_code("stt/whisper", tmp_path)
-    client = client_for(WhisperSTTServer, base)
+    client = client_for(Whisper, base)
     reply = client.post("/load", json={"engineModelName": "base.en"})
     assert reply.status_code == 404, reply.text
     detail = reply.json()["detail"]
@@ -164,7 +164,7 @@ def test_piper_downloads_a_catalog_voice_and_a_restart_does_not_fetch_again(
     base = copy_engine_code("tts/piper", tmp_path)
     onnx = f"/{VOICES_REPO}/resolve/{VOICES_REVISION}/{VOICE_DIR}/{PIPER_VOICE}.onnx"
     hub.behaviour(onnx).bytes_per_second = voice_files[0].stat().st_size // 2
-    server = make_server(PiperTTSServer, base, settings_for(hub))
+    server = make_server(Piper, base, settings_for(hub))
     with live_server(server) as url, httpx.Client(base_url=url, timeout=120) as client:
         assert sources(client)[PIPER_VOICE] == "downloadable"
         replies: list[httpx.Response] = []
@@ -200,7 +200,7 @@ def test_piper_downloads_a_catalog_voice_and_a_restart_does_not_fetch_again(
         assert wav_info(spoken.content).rate == 22050
 
     hub.reset_counts()
-    second = client_for(PiperTTSServer, base)
+    second = client_for(Piper, base)
     assert sources(second)[PIPER_VOICE] == "external"
     assert second.post("/load", json={"engineModelName": PIPER_VOICE}).status_code == 200
     assert second.post("/generate", json=generate_body("Again.")).status_code == 200

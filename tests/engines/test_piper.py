@@ -19,11 +19,11 @@ import pytest
 from fastapi.testclient import TestClient
 from support.engines import ENGINES, engine_module, make_server
 
-from enginekit.audio import decode_wav
+from enginekit.audio import decode_audio
 
 from .helpers import PIPER_VOICE, LiveEngine, copy_engine_code, generate_body, wav_info
 
-PiperTTSServer = engine_module("tts/piper").PiperTTSServer
+Piper = engine_module("tts/piper").Piper
 
 MAX_TEXT = 5000  # constraints.max_text_length in engines/tts/piper/engine.yaml
 DETERMINISTIC = {"noise_scale": 0.0, "noise_w": 0.0}
@@ -45,7 +45,7 @@ def voice_rate(voice_files: list[Path]) -> int:
 @pytest.fixture
 def idle_piper(piper_base: Path) -> Iterator[TestClient]:
     """A second piper instance on the same directory with nothing loaded."""
-    with TestClient(make_server(PiperTTSServer, piper_base).app) as client:
+    with TestClient(make_server(Piper, piper_base).app) as client:
         yield client
 
 
@@ -132,7 +132,7 @@ def test_an_interrupted_bake_shows_no_half_voice(tmp_path: Path) -> None:
     staging = base / "models" / f".{PIPER_VOICE}.x1y2.enginekit-tmp"
     staging.mkdir(parents=True)
     (staging / f"{PIPER_VOICE}.onnx").write_bytes(b"\x08\x01half a model")
-    with TestClient(make_server(PiperTTSServer, base).app) as client:
+    with TestClient(make_server(Piper, base).app) as client:
         models = {m["name"]: m for m in client.get("/models").json()["models"]}
         assert models[PIPER_VOICE]["source"] == "downloadable"
         assert not any(name.startswith(".") for name in models)
@@ -203,7 +203,7 @@ def test_generate_returns_16_bit_mono_wav_at_the_voice_rate(
     assert (info.channels, info.sample_width, info.rate) == (1, 2, voice_rate(voice_files))
     assert info.rate == 22050
     assert info.seconds > 1.0
-    samples, _ = decode_wav(reply.content)
+    samples, _ = decode_audio(reply.content)
     assert float(np.sqrt(np.mean(samples**2))) > 0.01  # speech, not silence
 
 

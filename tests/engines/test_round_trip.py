@@ -7,7 +7,7 @@ import base64
 
 import jiwer
 
-from enginekit.scoring import normalise
+from enginekit.engine.scoring import normalise
 
 from .helpers import LiveEngine, generate_body
 

@@ -3,6 +3,7 @@ of its server class, a real uvicorn on a free loopback port, or a real subproces
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import shutil
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -19,12 +20,16 @@ from typing import Any
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 
+from enginekit.doors import create_app
+from enginekit.engine import Engine, EngineContext
 from enginekit.layout import EngineLayout
-from enginekit.server import BaseEngineServer
-from enginekit.settings import ServerSettings, StoreSettings
+from enginekit.runtime import Runtime
+from enginekit.settings import ServerSettings, Settings, StoreSettings
 
 REPO = Path(__file__).resolve().parents[2]
+TEST_HOSTS = ("testserver", "127.0.0.1", "localhost", "::1")
 ENGINES = REPO / "engines"
 
 
@@ -42,26 +47,47 @@ def engine_module(relative: str) -> ModuleType:
     return module
 
 
+def engine_layout(base: Path) -> EngineLayout:
+    """An engine directory as a checkout or an image has it: models/ and samples/ exist."""
+    layout = EngineLayout.at(base)
+    layout.create_directories()
+    return layout
+
+
 def copy_engine(relative: str, destination: Path) -> Path:
     """A private copy of an engine directory, so tests never write into the repository."""
     target = destination / relative.rsplit("/", 1)[-1]
-    shutil.copytree(ENGINES / relative, target, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ENGINES / relative, target, ignore=shutil.ignore_patterns("__pycache__", ".venv*")
+    )
     return target
 
 
+class Served:
+    """An engine's runtime and its app, as run() would assemble them."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.exit_requested = threading.Event()
+        self.app: FastAPI = create_app(runtime, self.exit_requested.set)
+
+    @property
+    def engine(self) -> Any:
+        return self.runtime.engine
+
+
 def make_server(
-    server_class: type[BaseEngineServer],
+    engine_class: Callable[[EngineContext], Engine],
     base: Path,
     store_settings: StoreSettings | None = None,
     server_settings: ServerSettings | None = None,
-    **kwargs: Any,
-) -> BaseEngineServer:
-    return server_class(
-        layout=EngineLayout.at(base),
-        store_settings=store_settings or StoreSettings(),
-        server_settings=server_settings or ServerSettings(),
-        **kwargs,
-    )
+    manifest_path: Path | None = None,
+) -> Served:
+    server = server_settings or ServerSettings()
+    if not server.allowed_hosts:  # TestClient's Host, beside the loopback names
+        server = dataclasses.replace(server, allowed_hosts=TEST_HOSTS)
+    settings = Settings(server=server, store=store_settings or StoreSettings())
+    return Served(Runtime(engine_class, EngineLayout.at(base), settings, manifest_path))
 
 
 def free_port() -> int:
@@ -71,12 +97,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(server: BaseEngineServer) -> Iterator[str]:
-    """Serve `server` with a real uvicorn in a thread; yields the base URL."""
+def serve_app(app: Any, stop: threading.Event | None = None) -> Iterator[str]:
+    """Any ASGI app on a real uvicorn in a thread, on a free loopback port; yields the base
+    URL. Setting `stop` (or leaving the block) ends the server."""
     port = free_port()
-    config = uvicorn.Config(server.app, host="127.0.0.1", port=port, log_level="error")
-    uv = uvicorn.Server(config)
-    server.request_exit = lambda: setattr(uv, "should_exit", True)
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    if stop is not None:
+        threading.Thread(
+            target=lambda: (stop.wait(), setattr(uv, "should_exit", True)), daemon=True
+        ).start()
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
@@ -85,12 +114,21 @@ def live_server(server: BaseEngineServer) -> Iterator[str]:
         yield url
     finally:
         uv.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=60)
+
+
+@contextmanager
+def live_server(server: Served) -> Iterator[str]:
+    """Serve `server` with a real uvicorn in a thread (/shutdown ends it); yields the base URL."""
+    with serve_app(server.app, server.exit_requested) as url:
+        yield url
 
 
 def wait_until_up(
-    url: str, timeout: float = 20.0, process: subprocess.Popen[Any] | None = None
+    url: str, timeout: float = 60.0, process: subprocess.Popen[Any] | None = None
 ) -> None:
+    """Until /health answers 200 (a process that exits first fails at once); the deadline is
+    for a machine busy with other work, not a measure of start-up time."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:

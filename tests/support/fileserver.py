@@ -10,7 +10,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +32,10 @@ class Behaviour:
     fail_times: int = 0  # answer 503 this many times first (counts down)
     status: int | None = None  # always answer this status with a short text body
     bytes_per_second: int | None = None  # throttle so a client can be killed mid-transfer
+    range_limit: int | None = None  # a 206 carries at most this many bytes (a legal short 206)
+    range_shift: int = 0  # a 206 starts this many bytes off the asked start (another range)
+    on_request: Callable[[RequestRecord], None] | None = None  # runs before the response
+    content_type: str | None = None  # answer the file with this Content-Type instead
 
 
 @dataclass
@@ -98,6 +102,7 @@ class FileServer:
         self._lock = threading.Lock()
         self._files: dict[str, _Entry] = {}
         self._behaviours: dict[str, Behaviour] = {}
+        self._redirects: dict[str, tuple[str, dict[str, str]]] = {}
         self._records: list[RequestRecord] = []
         self._conns: set[socket.socket] = set()
         self._clock = 0
@@ -147,6 +152,29 @@ class FileServer:
         for name, data in files.items():
             self.add(f"/{repo}/resolve/{revision}/{name.lstrip('/')}", data)
 
+    def add_hf_lfs(
+        self, repo: str, files: dict[str, bytes], revision: str = "main"
+    ) -> dict[str, str]:
+        """Serve files as the Hub serves LFS files: /<repo>/resolve/<revision>/<path> answers
+        302 to a blob path with `X-Linked-Etag` (the quoted sha256) and `X-Linked-Size`, as
+        huggingface_hub reads them. Returns each file's blob path (to replace its bytes)."""
+        blobs = {}
+        for name, data in files.items():
+            digest = hashlib.sha256(data).hexdigest()
+            blobs[name] = blob = f"/lfs-blobs/{digest}"
+            self.add(blob, data)
+            headers = {"X-Linked-Etag": f'"{digest}"', "X-Linked-Size": str(len(data))}
+            self.add_redirect(f"/{repo}/resolve/{revision}/{name.lstrip('/')}", blob, headers)
+        return blobs
+
+    def add_redirect(self, path: str, location: str, headers: dict[str, str] | None = None) -> str:
+        """Answer path with 302 to location (a path here or a full URL), plus headers."""
+        url = self.url + _norm(path)
+        target = self.url + _norm(location) if not location.startswith("http") else location
+        with self._lock:
+            self._redirects[_norm(path)] = (target, dict(headers or {}))
+        return url
+
     def replace(self, path: str, data: bytes, *, etag: str | None = None) -> None:
         """Simulate an upstream change: new bytes, new ETag, strictly later Last-Modified."""
         if _norm(path) not in self._files:
@@ -186,7 +214,12 @@ class FileServer:
         """Decide the response and record the request before sending anything (no races)."""
         with self._lock:
             live = self._behaviours.get(rec.path) or Behaviour()
-            plan = _decide(rec, live, self._files.get(rec.path))
+            redirect = self._redirects.get(rec.path)
+            if redirect is not None:
+                location, extra = redirect
+                plan: _Plan = (302, {**extra, "Location": location}, b"")
+            else:
+                plan = _decide(rec, live, self._files.get(rec.path))
             rec.status = plan[0]
             self._records.append(rec)
             return plan, dataclasses.replace(live)
@@ -201,7 +234,7 @@ def _decide(rec: RequestRecord, b: Behaviour, entry: _Entry | None) -> _Plan:
     if entry is None:
         return _text(404, "not found")
     total, headers = len(entry.data), {"ETag": entry.etag, "Last-Modified": entry.last_modified}
-    headers["Content-Type"] = "application/octet-stream"
+    headers["Content-Type"] = b.content_type or "application/octet-stream"
     if not b.ignore_range:
         headers["Accept-Ranges"] = "bytes"
     honour = rec.range and not b.ignore_range
@@ -213,8 +246,11 @@ def _decide(rec: RequestRecord, b: Behaviour, entry: _Entry | None) -> _Plan:
     if rng[0] >= total:
         status, text_headers, body = _text(416, "range not satisfiable")
         return status, {**text_headers, "Content-Range": f"bytes */{total}"}, body
-    headers["Content-Range"] = f"bytes {rng[0]}-{rng[1]}/{total}"
-    return 206, headers, entry.data[rng[0] : rng[1] + 1]
+    start = min(max(0, rng[0] + b.range_shift), total - 1)
+    end = max(start, rng[1])
+    end = end if b.range_limit is None else min(end, start + b.range_limit - 1)
+    headers["Content-Range"] = f"bytes {start}-{end}/{total}"
+    return 206, headers, entry.data[start : end + 1]
 
 
 class _Server(ThreadingHTTPServer):
@@ -253,6 +289,8 @@ class _Handler(BaseHTTPRequestHandler):
         h, path = self.headers, urlsplit(self.path).path
         rec = RequestRecord(self.command, path, h["Range"], h["If-Range"], h["Authorization"])
         (status, headers, body), b = self.owner._plan(rec)
+        if b.on_request is not None:
+            b.on_request(rec)
         try:
             self.send_response(status)
             for name, value in headers.items():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -125,3 +127,27 @@ def test_every_action_is_documented(action: str, capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit):
         main(["models", action, "--help"])
     assert "--engine-dir" in capsys.readouterr().out
+
+
+def test_listing_models_starts_without_the_download_and_validation_stacks(engine: Path) -> None:
+    """`models list` is run by hand and by scripts: it stays quick by not importing httpx,
+    pydantic or PyYAML (about half its start-up when it did); a pull still has them."""
+    heavy = ("httpx", "pydantic", "yaml")
+    probe = (
+        "import sys; from enginekit.cli import main; code = main(sys.argv[1:]); "
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules), code, file=sys.stderr)"
+    )
+    listing = subprocess.run(
+        [sys.executable, "-c", probe, "models", "list", "--engine-dir", str(engine), "--json"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    assert [m["name"] for m in json.loads(listing.stdout)] == ["default"]
+    assert listing.stderr.splitlines()[-1] == "[] 0"
+    weights = engine / "weights.bin"
+    weights.write_bytes(b"w")
+    pull = subprocess.run(
+        [sys.executable, "-c", probe, "models", "pull", "w", "--source", str(weights),
+         "--engine-dir", str(engine), "--json"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    assert pull.stderr.splitlines()[-1] == "['httpx', 'pydantic'] 0"

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 from filelock import FileLock
+from support.engines import engine_layout
 from support.fileserver import FileServer
 
-from enginekit.layout import EngineLayout
-from enginekit.models import ModelStore
 from enginekit.settings import StoreSettings
+from enginekit.store import ModelStore
 
 MiB = 1 << 20
 
@@ -58,7 +58,7 @@ def start_pull(
 
 
 def store_at(engine: Path) -> ModelStore:
-    return ModelStore(EngineLayout.at(engine), StoreSettings(retries=0, backoff_s=0.01))
+    return ModelStore(engine_layout(engine), StoreSettings(retries=0, backoff_s=0.01))
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def test_eight_processes_pulling_one_model_transfer_it_once(
     data = payload(MiB + 100_000, seed=1)
     url = file_server.add("/shared.bin", data)
     file_server.behaviour("/shared.bin").bytes_per_second = 4 * MiB
-    lock_path = store_at(engine).downloader.lock_path("shared")
+    lock_path = store_at(engine).state.lock_path("shared")
     lock_path.parent.mkdir(parents=True)
     stderr_files = [tmp_path / f"pull-{i}.err" for i in range(8)]
 
@@ -113,6 +113,7 @@ def test_eight_processes_pulling_one_model_transfer_it_once(
     assert len(file_server.requests("/shared.bin")) == 1
     assert file_server.body_bytes_sent("/shared.bin") == len(data)
     assert {json.loads(out)["path"] for out in outputs} == {str(engine / "models" / "shared")}
+    assert sorted(json.loads(out)["downloaded"] for out in outputs) == [False] * 7 + [True]
     assert (engine / "models" / "shared" / "shared.bin").read_bytes() == data
     assert store_at(engine).verify("shared").ok
 
@@ -148,7 +149,7 @@ def test_sigkilled_pull_leaves_nothing_visible_and_resumes_to_identical_bytes(
     url = file_server.add("/big.bin", data)
     file_server.behaviour("/big.bin").bytes_per_second = MiB  # 1 s per MiB written
     store = store_at(engine)
-    part = store.downloader.staging_dir("big") / "big.bin.part"
+    part = store.state.staging_dir("big") / "big.bin.part"
 
     victim = start_pull(engine, "big", url)
     reaper.append(victim)
@@ -165,7 +166,7 @@ def test_sigkilled_pull_leaves_nothing_visible_and_resumes_to_identical_bytes(
     assert not os.path.lexists(store.external_dir / "big")
 
     # While someone holds the model's lock the partial is a live download: prune keeps it.
-    holder = _hold_lock(store.downloader.lock_path("big"))
+    holder = _hold_lock(store.state.lock_path("big"))
     try:
         assert store.prune(grace_s=0) == []
         assert part.stat().st_size == partial
@@ -196,7 +197,7 @@ def test_prune_clears_what_a_killed_pull_left_once_no_lock_is_held(
     url = file_server.add("/left.bin", data)
     file_server.behaviour("/left.bin").bytes_per_second = MiB
     store = store_at(engine)
-    staging = store.downloader.staging_dir("left")
+    staging = store.state.staging_dir("left")
 
     victim = start_pull(engine, "left", url)
     reaper.append(victim)
@@ -206,7 +207,10 @@ def test_prune_clears_what_a_killed_pull_left_once_no_lock_is_held(
 
     actions = store.prune(grace_s=0)
 
-    assert [(a.path, a.reason) for a in actions] == [(staging, "abandoned download")]
+    assert [(a.path, a.reason) for a in actions] == [
+        (staging, "abandoned download"),
+        (store.state.lock_path("left"), "unused lock"),
+    ]
     assert not staging.exists()
     assert store.discover() == []
     assert os.listdir(store.models_dir) == []

@@ -13,7 +13,7 @@ from support.fileserver import FileServer
 from test_download import make_store, payload, sha, staged_parts
 
 from enginekit.errors import DownloadCancelled, DownloadError, InvalidModelName
-from enginekit.models import ModelSource
+from enginekit.store import ModelSource
 
 
 def test_a_failed_pull_of_another_source_leaves_nothing_in_the_next_model(
@@ -106,7 +106,7 @@ def test_a_record_pointing_outside_its_model_is_ignored_by_verify(
     url = file_server.add("/m.bin", b"m")
     store = make_store(tmp_path)
     store.ensure("m", ModelSource.from_spec(url))
-    record_path = store.downloader.record_path("m")
+    record_path = store.state.record_path("m")
     record = json.loads(record_path.read_text())
     record["files"][0]["path"] = "../../../../etc/hostname"
     record_path.write_text(json.dumps(record))

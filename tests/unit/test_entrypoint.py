@@ -9,21 +9,37 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from support.engines import engine_layout
 
-from enginekit.layout import EngineLayout
-from enginekit.models import ModelStore
 from enginekit.settings import StoreSettings
+from enginekit.store import ModelStore
+from enginekit.store.names import RESERVED_NAMES
 
 ENTRYPOINT = Path(__file__).resolve().parents[2] / "scripts" / "docker-entrypoint.sh"
 
 KINDS_EXTERNAL = ("dir", "file", "dangling")
 KINDS_MODELS = ("baked-dir", "baked-file", "dangling", "live-link")
 
-names = st.text(alphabet="abcXYZ019 -_.é", min_size=1, max_size=8).filter(
-    lambda n: n not in (".", "..")
+# Names neither side may link (reserved ones such as an ext4 root's lost+found, hidden entries
+# such as the store's .enginekit) come up as often as ordinary ones.
+names = st.one_of(
+    st.sampled_from([*sorted(RESERVED_NAMES), ".hidden", ".enginekit", "lost+found2"]),
+    st.text(alphabet="abcXYZ019 -_.é+", min_size=1, max_size=8).filter(
+        lambda n: n not in (".", "..")
+    ),
 )
+
+
+@st.composite
+def trees(draw: st.DrawFn) -> tuple[dict[str, str], dict[str, str]]:
+    """external_models/ and models/ entries; models/ often reuses an external name, so a
+    dangling link that the entrypoint must replace is common, not a rare collision."""
+    external = draw(st.dictionaries(names, st.sampled_from(KINDS_EXTERNAL), max_size=6))
+    model_names = st.one_of(names, st.sampled_from(sorted(external))) if external else names
+    models = draw(st.dictionaries(model_names, st.sampled_from(KINDS_MODELS), max_size=4))
+    return external, models
 
 
 def run_entrypoint(base: Path, *command: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -78,20 +94,17 @@ def snapshot(models_dir: Path) -> dict[str, str]:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    external=st.dictionaries(names, st.sampled_from(KINDS_EXTERNAL), max_size=6),
-    models=st.dictionaries(names, st.sampled_from(KINDS_MODELS), max_size=4),
-)
-def test_shell_and_python_link_identical_trees(
-    external: dict[str, str], models: dict[str, str]
-) -> None:
+@given(tree=trees())
+@example(tree=({"lost+found": "dir", ".hidden": "dir", "m": "dir"}, {"m": "dangling"}))
+def test_shell_and_python_link_identical_trees(tree: tuple[dict[str, str], dict[str, str]]) -> None:
+    external, models = tree
     with tempfile.TemporaryDirectory() as tmp:
         shell_base, python_base = Path(tmp) / "shell", Path(tmp) / "python"
         build_tree(shell_base, external, models)
         build_tree(python_base, external, models)
 
         result = run_entrypoint(shell_base)
-        ModelStore(EngineLayout.at(python_base), StoreSettings()).link_external()
+        ModelStore(engine_layout(python_base), StoreSettings()).link_external()
 
         assert result.returncode == 0, result.stderr
         assert snapshot(shell_base / "models") == snapshot(python_base / "models")
@@ -105,6 +118,21 @@ def test_links_are_relative_and_baked_in_wins(tmp_path: Path) -> None:
     assert not (tmp_path / "models" / "default").is_symlink()
     assert "Kept baked-in: default" in result.stdout
     assert "2 models available" in result.stdout
+
+
+def test_lost_and_found_of_an_ext4_volume_root_is_never_linked(tmp_path: Path) -> None:
+    """external_models/ mounted from the root of an ext4 volume holds lost+found: neither the
+    entrypoint nor link_external() may turn it, or a hidden entry, into a model."""
+    build_tree(tmp_path, {"lost+found": "dir", ".enginekit": "dir", "voice": "dir"}, {})
+    result = run_entrypoint(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert sorted(os.listdir(tmp_path / "models")) == ["voice"]
+    assert "1 models available" in result.stdout
+
+    python_base = tmp_path / "python"
+    build_tree(python_base, {"lost+found": "dir", ".enginekit": "dir", "voice": "dir"}, {})
+    ModelStore(engine_layout(python_base), StoreSettings()).link_external()
+    assert snapshot(python_base / "models") == snapshot(tmp_path / "models")
 
 
 def test_dangling_link_is_replaced_not_fatal(tmp_path: Path) -> None:

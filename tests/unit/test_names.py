@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from enginekit.errors import InvalidModelName
-from enginekit.models import validate_model_name
+from enginekit.store import validate_model_name
 
 
 @pytest.mark.parametrize(

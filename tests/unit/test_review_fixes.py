@@ -12,14 +12,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from support.engines import copy_engine, engine_module, make_server
+from support.engines import copy_engine, engine_layout, engine_module, make_server
 
-from enginekit.layout import EngineLayout
 from enginekit.manifest import ManifestError, load_manifest
-from enginekit.models import ModelStore
-from enginekit.models.linking import MirrorLinker, sidecar_of
-from enginekit.server.state import EngineState
+from enginekit.runtime.state import EngineState
 from enginekit.settings import StoreSettings
+from enginekit.store import ModelStore
+from enginekit.store.linking import MirrorLinker, sidecar_of
 
 
 def test_a_success_clears_an_error_a_concurrent_job_set() -> None:
@@ -65,16 +64,16 @@ def test_a_float_wav_sample_is_accepted_and_stored(tmp_path: Path) -> None:
     with pytest.raises(wave.Error, match="unknown format"), wave.open(io.BytesIO(audio)):
         pass
     server = make_server(
-        engine_module("tts/debug-tts").DebugTTSServer, copy_engine("tts/debug-tts", tmp_path)
+        engine_module("tts/debug-tts").DebugTTS, copy_engine("tts/debug-tts", tmp_path)
     )
     with TestClient(server.app) as client:
         reply = client.post("/samples/upload/float", content=audio)
     assert reply.json() == {"status": "ok", "sampleId": "float"}
-    assert (server.samples_dir / "float.wav").read_bytes() == audio
+    assert (server.runtime.layout.samples_dir / "float.wav").read_bytes() == audio
 
 
 def test_a_failed_mirror_leaves_no_sidecar_that_would_hide_a_real_model(tmp_path: Path) -> None:
-    store = ModelStore(EngineLayout.at(tmp_path / "engine"), StoreSettings(link_mode="mirror"))
+    store = ModelStore(engine_layout(tmp_path / "engine"), StoreSettings(link_mode="mirror"))
     link = store.models_dir / "foo"
     with pytest.raises(OSError):
         MirrorLinker().link(link, "../external_models/foo")  # the target does not exist
@@ -87,7 +86,7 @@ def test_a_failed_mirror_leaves_no_sidecar_that_would_hide_a_real_model(tmp_path
 
 
 def test_only_hidden_temporaries_count_as_litter(tmp_path: Path) -> None:
-    store = ModelStore(EngineLayout.at(tmp_path / "engine"), StoreSettings())
+    store = ModelStore(engine_layout(tmp_path / "engine"), StoreSettings())
     real = store.models_dir / "model.enginekit-tmp"
     real.mkdir()
     litter = store.models_dir / ".model.abc.enginekit-tmp"
@@ -104,7 +103,7 @@ def test_only_hidden_temporaries_count_as_litter(tmp_path: Path) -> None:
 def test_an_unwritable_models_dir_skips_linking_but_keeps_serving(tmp_path: Path) -> None:
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("needs root to make a read-only bind mount")
-    store = ModelStore(EngineLayout.at(tmp_path / "engine"), StoreSettings())
+    store = ModelStore(engine_layout(tmp_path / "engine"), StoreSettings())
     (store.models_dir / "default").mkdir()
     (store.external_dir / "extra").mkdir(parents=True)
     models = str(store.models_dir)

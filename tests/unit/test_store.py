@@ -7,15 +7,15 @@ import time
 from pathlib import Path
 
 import pytest
+from support.engines import engine_layout
 
 from enginekit.errors import BakedInModelError, InvalidModelName, ModelNotFound
-from enginekit.layout import EngineLayout
-from enginekit.models import ModelSource, ModelStore
 from enginekit.settings import StoreSettings
+from enginekit.store import ModelSource, ModelStore
 
 
 def make_store(tmp_path: Path, link_mode: str = "auto") -> ModelStore:
-    return ModelStore(EngineLayout.at(tmp_path / "engine"), StoreSettings(link_mode=link_mode))
+    return ModelStore(engine_layout(tmp_path / "engine"), StoreSettings(link_mode=link_mode))
 
 
 def add_external(store: ModelStore, name: str, payload: bytes = b"weights") -> Path:
@@ -236,7 +236,7 @@ def test_remove_refuses_baked_in_models_and_keeps_them(tmp_path: Path) -> None:
 def test_remove_of_unlinked_external_and_of_unknown(tmp_path: Path) -> None:
     store = make_store(tmp_path)
     add_external(store, "custom")
-    store.remove("custom")
+    store.remove("custom", delete_files=True)
     assert not (store.external_dir / "custom").exists()
     with pytest.raises(ModelNotFound):
         store.remove("custom")

@@ -3,46 +3,47 @@
 from __future__ import annotations
 
 import importlib.metadata
-import io
-import os
-import re
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import ctranslate2
-from faster_whisper import WhisperModel, decode_audio
-from faster_whisper.transcribe import Segment
+from faster_whisper import BatchedInferencePipeline, WhisperModel
+from faster_whisper.transcribe import Segment, TranscriptionInfo
 
-from enginekit.scoring import compare_texts
-from enginekit.server import (
-    AnalysisDetails,
-    AnalysisResult,
-    BadRequest,
-    BaseSTTServer,
-    InfoBlockItem,
-    PronunciationRule,
-    QualityField,
-    QualityThresholds,
+from enginekit.engine import (
+    STTEngine,
     Transcript,
+    TranscriptionRequest,
     TranscriptSegment,
     TranscriptWord,
-    run,
 )
+from enginekit.errors import InvalidInput
+from enginekit.server import run
 
-SAMPLE_RATE = 16000
 # Segments Whisper itself thinks are silence and cannot read with any confidence are the
 # classic hallucinations ("Thank you.") on silence, tones and noise.
 NO_SPEECH_PROBABILITY = 0.6
 LOW_LOG_PROBABILITY = -1.0
-DEVIATION_LABELS = {"substituted": "wordMismatch", "missing": "missingWord", "extra": "extraWord"}
 
 
-def whisper_device() -> tuple[str, str]:
-    """cuda/float16 where CTranslate2 sees a GPU, else cpu/int8; WHISPER_DEVICE and
-    WHISPER_COMPUTE_TYPE override."""
-    device = os.environ.get("WHISPER_DEVICE", "auto")
-    if device == "auto":
-        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-    default_compute = "float16" if device == "cuda" else "int8"
-    return device, os.environ.get("WHISPER_COMPUTE_TYPE", default_compute)
+COMPUTE_TYPES = {"cuda": "float16", "cpu": "int8"}
+
+# Audio longer than one Whisper window goes through faster-whisper's batched pipeline: it cuts
+# the speech at VAD pauses into pieces of at most BATCH_CHUNK_S and decodes them as one batch.
+# On 68 s of speech that took about a quarter of plain transcribe's time on a 2-CPU machine at a
+# similar word error rate (docs/benchmarks.md, case 10); with the default 30 s pieces it lost
+# words at piece ends. Its segments are the pieces (words keep their own times). Up to one
+# window there is nothing to batch.
+BATCHED_FROM_S = 30.0
+BATCH_SIZE = 8
+BATCH_CHUNK_S = 20
+
+
+def whisper_device(engine_device: str, compute_types: Mapping[str, str]) -> tuple[str, str]:
+    """The runtime's device where CTranslate2 can use it, and its precision (float16 on cuda,
+    int8 on cpu; engine.yaml's engine_config.compute_type overrides per device)."""
+    device = "cuda" if engine_device == "cuda" and ctranslate2.get_cuda_device_count() else "cpu"
+    return device, compute_types.get(device, COMPUTE_TYPES[device])
 
 
 def hallucinated(segment: Segment) -> bool:
@@ -51,42 +52,45 @@ def hallucinated(segment: Segment) -> bool:
     )
 
 
-def apply_rules(text: str, rules: list[PronunciationRule]) -> str:
-    """What the speaker was asked to say, after the client's pronunciation rules."""
-    for rule in (r for r in rules if r.is_active):
-        if rule.is_regex:
-            text = re.sub(rule.pattern, rule.replacement, text)
-        else:
-            text = text.replace(rule.pattern, rule.replacement)
-    return text
+def segment_of(segment: Segment) -> TranscriptSegment:
+    return TranscriptSegment(
+        start=segment.start,
+        end=segment.end,
+        text=segment.text.strip(),
+        avg_logprob=segment.avg_logprob,
+        no_speech_prob=segment.no_speech_prob,
+        compression_ratio=segment.compression_ratio,
+        temperature=segment.temperature,
+        tokens=list(segment.tokens),
+    )
 
 
-class WhisperSTTServer(BaseSTTServer):
-    def load_model(self, model_name: str) -> None:
-        device, compute_type = whisper_device()
-        model_path = self.models_dir / model_name
-        self.model = WhisperModel(str(model_path), device=device, compute_type=compute_type)
+def language_family(code: str) -> str:
+    return code.replace("_", "-").split("-")[0].lower()
 
-    def unload_model(self) -> None:
-        self.model = None
+
+class Whisper(STTEngine):
+    analysis_label = "whisperTranscription"
+
+    def load(self, name: str) -> None:
+        config = self.manifest.engine_config if self.manifest else {}
+        device, compute_type = whisper_device(self.device, config.get("compute_type", {}))
+        self.model = WhisperModel(str(self.models_dir / name), device=device,
+                                  compute_type=compute_type)  # fmt: skip
+        self.batched = BatchedInferencePipeline(self.model)
+
+    def unload(self) -> None:
+        del self.batched, self.model
 
     def package_version(self) -> str:
         return importlib.metadata.version("faster-whisper")
 
-    def transcribe(
-        self, audio_bytes: bytes, language: str | None, word_timestamps: bool
-    ) -> Transcript:
-        try:
-            samples = decode_audio(io.BytesIO(audio_bytes), sampling_rate=SAMPLE_RATE)
-        except Exception as exc:  # PyAV raises its own error types for undecodable input
-            raise BadRequest(f"Cannot decode audio: {exc}") from exc
-        language = language.replace("_", "-").split("-")[0].lower() if language else None
-        if language and language != "en" and not self.model.model.is_multilingual:
-            raise BadRequest(f"This model is English-only; it cannot transcribe {language!r}")
-        segments, info = self.model.transcribe(
-            samples, language=language, word_timestamps=word_timestamps, vad_filter=True
-        )
-        kept = [s for s in segments if not hallucinated(s)]
+    def can_translate(self) -> bool:
+        return bool(self.model.model.is_multilingual)
+
+    def transcribe(self, request: TranscriptionRequest) -> Transcript:
+        segments, info = self._recognise(request)
+        kept = list(segments)
         words = [
             TranscriptWord(word=w.word.strip(), start=w.start, end=w.end, probability=w.probability)
             for s in kept
@@ -95,54 +99,42 @@ class WhisperSTTServer(BaseSTTServer):
         return Transcript(
             text=" ".join(s.text.strip() for s in kept).strip(),
             language=info.language,
-            duration=round(len(samples) / SAMPLE_RATE, 3),
-            segments=[
-                TranscriptSegment(start=s.start, end=s.end, text=s.text.strip()) for s in kept
-            ],
+            duration=round(request.duration, 3),
+            segments=[segment_of(s) for s in kept],
             words=words,
         )
 
-    def analyze_audio(
-        self,
-        audio_bytes: bytes,
-        language: str,
-        thresholds: QualityThresholds,
-        expected_text: str | None,
-        pronunciation_rules: list[PronunciationRule],
-    ) -> AnalysisResult:
-        transcript = self.transcribe(audio_bytes, language or None, word_timestamps=True)
-        probabilities = [w.probability for w in transcript.words]
-        confidence = round(100 * sum(probabilities) / len(probabilities)) if probabilities else 0
-        fields = [
-            QualityField(key="transcription", value=transcript.text, type="text"),
-            QualityField(key="confidence", value=confidence, type="percent"),
-            QualityField(key="language", value=transcript.language, type="string"),
-            QualityField(key="duration", value=transcript.duration, type="seconds"),
-        ]
-        if not expected_text:
-            details = AnalysisDetails(top_label="whisperTranscription", fields=fields)
-            return AnalysisResult(quality_score=confidence, details=details)
-        comparison = compare_texts(apply_rules(expected_text, pronunciation_rules), transcript.text)
-        error_rate = min(comparison.word_error_rate, 1.0)
-        rate_field = QualityField(
-            key="wordErrorRate", value=round(100 * error_rate, 1), type="percent"
-        )
-        fields.append(rate_field)
-        deviations = [
-            InfoBlockItem(
-                text=DEVIATION_LABELS[d.kind],
-                severity="warning" if d.kind == "substituted" else "error",
-                details={"expected": d.expected, "detected": d.detected, "position": d.position},
-            )
-            for d in comparison.deviations
-        ]
-        details = AnalysisDetails(
-            top_label="whisperTranscription",
-            fields=fields,
-            info_blocks={"textDeviations": deviations} if deviations else {},
-        )
-        return AnalysisResult(quality_score=round(100 * (1 - error_rate)), details=details)
+    def transcribe_segments(self, request: TranscriptionRequest) -> Iterator[TranscriptSegment]:
+        """faster-whisper decodes window by window (batch by batch past 30 s): each segment
+        goes out as soon as its window is decoded."""
+        segments, _ = self._recognise(request)
+        for segment in segments:
+            yield segment_of(segment)
+
+    def _recognise(
+        self, request: TranscriptionRequest
+    ) -> tuple[Iterator[Segment], TranscriptionInfo]:
+        """faster-whisper's lazy segments (hallucinations dropped) and what it detected."""
+        language = language_family(request.language) if request.language else None
+        if language and language != "en" and not self.model.model.is_multilingual:
+            raise InvalidInput(f"This model is English-only; it cannot transcribe {language!r}")
+        if request.task == "translate" and not self.can_translate():
+            raise InvalidInput("This model is English-only; it cannot translate")
+        options: dict[str, Any] = {}
+        if request.temperature is not None:
+            options["temperature"] = request.temperature
+        if request.duration > BATCHED_FROM_S:
+            pipeline: WhisperModel | BatchedInferencePipeline = self.batched
+            options.update(batch_size=BATCH_SIZE, chunk_length=BATCH_CHUNK_S)
+        else:
+            pipeline = self.model
+        segments, info = pipeline.transcribe(
+            request.audio, language=language, task=request.task,
+            word_timestamps=request.word_timestamps, initial_prompt=request.prompt or None,
+            vad_filter=True, **options,
+        )  # fmt: skip
+        return (s for s in segments if not hallucinated(s)), info
 
 
 if __name__ == "__main__":
-    run(WhisperSTTServer)
+    run(Whisper)

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import EnginekitError
-from ..logs import InvalidLogLevel, configure_logging, level_from_env
-from . import check, models, schema
+from ..logs import configure_logging
+from ..settings import Settings
+from . import check, engines, models, schema, serve
 
 __all__ = ["main"]
 
@@ -27,8 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"enginekit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     check.register(commands)
+    engines.register(commands)
     models.register(commands)
     schema.register(commands)
+    serve.register(commands)
     return parser
 
 
@@ -36,12 +39,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        level = level_from_env(default="WARNING")
-    except InvalidLogLevel as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        args.settings = Settings.from_env(default_log_level="WARNING")
+    except EnginekitError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
         return EXIT_USAGE
-    debug = getattr(args, "debug", False) or level == "DEBUG"
-    configure_logging("DEBUG" if debug else level)
+    debug = getattr(args, "debug", False) or args.settings.log_level == "DEBUG"
+    configure_logging("DEBUG" if debug else args.settings.log_level)
     try:
         return int(args.handler(args))
     except EnginekitError as exc:

@@ -40,12 +40,16 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="PATH",
         help="engine directories (default: every engine under engines/ of the repository)",
     )
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    output.add_argument(
+        "--verbose", "-v", action="store_true", help="print every rule of every engine as a table"
+    )
     parser.set_defaults(handler=_check)
 
 
 def _check(args: argparse.Namespace) -> int:
-    # Imported here: the Docker SDK and jsonschema (the "check" extra) are not needed by engines.
+    # Imported here: the Docker SDK and dockerfile-parse (the "check" extra) stay out of engines.
     try:
         from ..conformance import check_paths  # noqa: PLC0415
     except ImportError as exc:
@@ -60,12 +64,32 @@ def _check(args: argparse.Namespace) -> int:
     if args.json:
         data = {"passed": passed, "engines": [r.to_dict(cwd) for r in reports]}
         print(json.dumps(data, indent=2))
-    else:
+    elif args.verbose:
         console = Console()
         for report in reports:
             console.print(_table(report, cwd))
         console.print(_summary(reports))
+    else:
+        console = Console(highlight=False)
+        for report in reports:
+            console.print(_short(report, cwd))
     return 0 if passed else 1
+
+
+def _short(report: EngineReport, cwd: Path) -> Text:
+    """One line for a conforming engine; a failing one adds its failures, each with its fix."""
+    every = {f.rule for f in report.findings}
+    skipped = every - {f.rule for f in report.findings if f.status != "skip"}
+    if report.passed:
+        detail = f", {len(skipped)} not applicable" if skipped else ""
+        return Text(f"{report.name}: conforms ({len(every)} rules{detail})", style="green")
+    failing = {f.rule for f in report.failures}
+    text = Text(f"{report.name}: fails {len(failing)} of {len(every)} rules", style="bold red")
+    for finding in report.failures:
+        where = finding.location(cwd) or report.to_dict(cwd)["path"]
+        text.append(f"\n  {where}: {finding.rule}: {finding.message}")
+        text.append(f"\n    fix: {finding.fix}", style="yellow")
+    return text
 
 
 def _table(report: EngineReport, cwd: Path) -> Table:

@@ -4,27 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 from rich.table import Table
 
 from ..errors import InvalidSource
 from ..layout import EngineLayout
-from ..models import ModelSource, ModelStore, ProgressEvent
+from ..store import ModelStore
+
+if TYPE_CHECKING:
+    from ..store import ModelSource, ProgressEvent
 
 __all__ = ["register"]
 
@@ -80,10 +76,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     pull.add_argument("name", metavar="NAME", help="model name (a plain file name)")
     pull.add_argument(
         "--source",
-        required=True,
         metavar="SPEC",
         help="https://host/file, hf://org/repo[@rev]/path, file:///path or a local path; "
-        "with --file, the base the files are relative to",
+        "with --file, the base the files are relative to (default: NAME's entry in the "
+        "engine's engine.yaml catalog, with its files, sha256 and sizes)",
+    )
+    pull.add_argument(
+        "--force",
+        action="store_true",
+        help="download a model that is already present again (not baked-in or your own files)",
     )
     pull.add_argument("--sha256", metavar="HEX", help="expected sha256 of a single-file source")
     pull.add_argument("--size", type=int, metavar="BYTES", help="expected size in bytes")
@@ -96,8 +97,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     verify = add("verify", _verify, "Re-hash model files against their recorded sha256.")
     verify.add_argument("name", nargs="?", metavar="NAME", help="one model (default: all)")
-    remove = add("rm", _remove, "Remove a downloaded or external model and its link.")
+    remove = add(
+        "rm",
+        _remove,
+        "Remove a model from models/: a downloaded one is deleted, files you placed in "
+        "external_models/ yourself are only unlinked (they are linked again at the next start).",
+    )
     remove.add_argument("name", metavar="NAME")
+    remove.add_argument(
+        "--delete-files",
+        action="store_true",
+        help="also delete files you placed in external_models/NAME yourself",
+    )
     prune = add("prune", _prune, "Remove dangling links and abandoned temporary downloads.")
     prune.add_argument(
         "--grace",
@@ -112,14 +123,21 @@ def _store(args: argparse.Namespace) -> ModelStore:
     engine_dir: Path = args.engine_dir
     if not engine_dir.is_dir():
         raise InvalidSource(f"Engine directory not found: {engine_dir}")
-    return ModelStore(EngineLayout.at(engine_dir))
+    return ModelStore(EngineLayout.at(engine_dir), args.settings.store)
 
 
 def _emit(args: argparse.Namespace, data: Any, human: Callable[[Console], None]) -> None:
-    if args.json:
-        print(json.dumps(data, indent=2, default=str))
-    else:
-        human(Console())
+    try:
+        if args.json:
+            sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+        else:
+            human(Console())
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader left (`| head`): not an error of ours. Point stdout at /dev/null so the
+        # interpreter's final flush does not fail again, and exit as Python's docs advise.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -152,21 +170,55 @@ def _link(args: argparse.Namespace) -> int:
 
 def _pull(args: argparse.Namespace) -> int:
     store = _store(args)
-    source = ModelSource.from_spec(args.source, args.files, args.sha256, args.size)
-    present = store.has(args.name)
+    source = _pull_source(args)
     with _progress_bar(enabled=not args.json and sys.stderr.isatty()) as progress:
-        path = store.ensure(args.name, source, progress)
+        pulled = store.pull(args.name, source, progress, force=args.force)
     record = store.record(args.name)
-    if present or record is None:  # not fetched now: re-hash what is there
+    if not pulled.downloaded or record is None:  # not fetched now: re-hash what is there
         files = [asdict(c) for c in store.verify(args.name).files]
     else:  # just hashed while downloading (and checked against any declared sha256)
         files = [
             {"path": f.path, "status": "ok", "sha256": f.sha256, "size": f.size}
             for f in record.files
         ]
-    data = {"name": args.name, "path": str(path), "downloaded": not present, "files": files}
-    _emit(args, data, lambda c: c.print(f"{args.name} ready at {path}"))
+    status = "downloaded" if pulled.downloaded else "already present"
+    data = {
+        "name": args.name,
+        "path": str(pulled.path),
+        "downloaded": pulled.downloaded,
+        "status": status,
+        "files": files,
+    }
+    if pulled.downloaded:
+        message = f"{args.name} downloaded and ready at {pulled.path}"
+    else:
+        message = f"{args.name} already present at {pulled.path} (--force downloads it again)"
+    _emit(args, data, lambda c: c.print(message))
     return 0
+
+
+def _pull_source(args: argparse.Namespace) -> ModelSource:
+    """--source as given, else the engine.yaml catalog entry of NAME (files, sha256, sizes)."""
+    if args.source is not None:
+        from ..store import ModelSource  # noqa: PLC0415 - pydantic: not for other commands
+
+        return ModelSource.from_spec(args.source, args.files, args.sha256, args.size)
+    if args.files or args.sha256 or args.size is not None:
+        raise InvalidSource("--file, --sha256 and --size describe a --source: give one")
+    manifest_path = args.engine_dir / "engine.yaml"
+    if not manifest_path.is_file():
+        raise InvalidSource(f"No --source given and there is no {manifest_path} to look it up")
+    from ..manifest import load_manifest  # noqa: PLC0415 - YAML and its models: only here
+
+    manifest = load_manifest(manifest_path)
+    entry = manifest.catalog_model(args.name)
+    if entry is None or entry.source is None:
+        catalog = ", ".join(m.name for m in manifest.models if m.source) or "(none)"
+        raise InvalidSource(
+            f"No --source given and {manifest_path} has no downloadable model {args.name}; "
+            f"its catalog: {catalog}"
+        )
+    return entry.source
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -186,12 +238,21 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    removed = _store(args).remove(args.name)
-    _emit(
-        args,
-        {"removed": args.name, "path": str(removed)},
-        lambda c: c.print(f"removed {args.name}"),
-    )
+    removed = _store(args).remove(args.name, delete_files=args.delete_files)
+    if removed.kept is not None:
+        message = (
+            f"unlinked {args.name}; your files in {removed.kept} were kept (they are linked "
+            "again at the next start: move them away, or use --delete-files)"
+        )
+    else:
+        message = f"removed {args.name}"
+    data = {
+        "removed": args.name,
+        "unlinked": removed.unlinked,
+        "deleted": removed.deleted and str(removed.deleted),
+        "kept": removed.kept and str(removed.kept),
+    }
+    _emit(args, data, lambda c: c.print(message))
     return 0
 
 
@@ -212,6 +273,15 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[ProgressEvent], None] | N
     if not enabled:
         yield None
         return
+    from rich.progress import (  # noqa: PLC0415 - only a pull on a terminal draws a bar
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),

@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..manifest import json_schema
-
 __all__ = ["register"]
 
 
@@ -22,6 +20,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _schema(args: argparse.Namespace) -> int:
+    from ..manifest import json_schema  # noqa: PLC0415 - pydantic: not for other commands
+
     text = json_schema()
     if args.output:
         args.output.write_text(text, encoding="utf-8")

@@ -1,70 +1,50 @@
-"""The engine.yaml group: the JSON schema, plus the cross-checks of the reference's
-validate_engines.py (name, engine_type, default_model, python_version) and max_text_length.
+"""The engine.yaml group: validation, plus the cross-checks of the reference's validate_engines.py
+(name, engine_type, default_model, python_version) and max_text_length.
 
-Schema errors come from `jsonschema` against `enginekit schema`'s own output, one finding per
-error with its field and line; what the schema cannot express (download source schemes, digests)
-comes from the typed loader once the schema is satisfied, so both views of engine.yaml agree.
+engine.yaml is validated once, by the same pydantic models the server loads it with (and that
+`enginekit schema` exports), so the check and the server never disagree; each error's field is
+looked up in the YAML node tree for its line.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from functools import cache
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 from pydantic import ValidationError
 
-from ..manifest import EngineManifest, json_schema
-from .catalog import failed, passed, skipped
-from .dockerfile_model import python_version
+from ..manifest import EngineManifest
 from .engine_dir import TYPE_DIRS, EngineDir
-from .findings import Finding
+from .findings import Finding, Group, failed, group_rules, passed, skipped, unanalysed
 
-__all__ = ["MANIFEST_RULES", "check_manifest"]
-
-SCHEMA, NAME, TYPE, DEFAULT, MAX_TEXT, PYTHON = MANIFEST_RULES = (
-    "manifest.schema",
-    "manifest.name",
-    "manifest.engine-type",
-    "manifest.default-model",
-    "manifest.max-text-length",
-    "manifest.python-version",
-)
+MANIFEST_RULES = group_rules(Group.MANIFEST)
+SCHEMA, NAME, TYPE, DEFAULT, MAX_TEXT, PYTHON = MANIFEST_RULES
 
 
-@cache
-def _validator() -> jsonschema.Draft7Validator:
-    return jsonschema.Draft7Validator(json.loads(json_schema()))
-
-
+@dataclass(frozen=True)
 class _Yaml:
     """The parsed data plus its node tree, so any field can be turned into a line number."""
 
-    def __init__(self, path: Path, data: dict[str, Any], root: yaml.Node) -> None:
-        self.path = path
-        self.data = data
-        self.root = root
+    path: Path
+    data: dict[str, Any]
+    root: yaml.Node
 
-    def line(self, field: Sequence[str | int]) -> int | None:
-        node, line = self.root, self.root.start_mark.line + 1
+    def line(self, *field: str | int) -> int:
+        """The line of the deepest part of `field` that the file has."""
+        node, line = self.root, self.root.start_mark.line
         for part in field:
             if isinstance(node, yaml.MappingNode):
-                pair = next((kv for kv in node.value if kv[0].value == part), None)
-                if pair is None:
-                    break
-                line, node = pair[0].start_mark.line + 1, pair[1]
+                pairs = [(k, v) for k, v in node.value if k.value == part]
             elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-                if part >= len(node.value):
-                    break
-                node = node.value[part]
-                line = node.start_mark.line + 1
+                pairs = [(v, v) for v in node.value[part : part + 1]]
             else:
                 break
-        return line
+            if not pairs:
+                break
+            line, node = pairs[0][0].start_mark.line, pairs[0][1]
+        return line + 1
 
     def get(self, *field: str) -> Any:
         value: Any = self.data
@@ -74,21 +54,11 @@ class _Yaml:
 
 
 def check_manifest(engine: EngineDir) -> list[Finding]:
-    path = engine.manifest
-    loaded = _load(path)
+    loaded = _load(engine.path / "engine.yaml")
     if isinstance(loaded, Finding):
-        return [
-            loaded,
-            *(skipped(rule, path, "engine.yaml not analysed") for rule in MANIFEST_RULES[1:]),
-        ]
-    return [
-        *_schema(loaded),
-        _name(loaded, engine),
-        _engine_type(loaded, engine),
-        _default_model(loaded),
-        _max_text_length(loaded),
-        _python_version(loaded, engine),
-    ]
+        return unanalysed(MANIFEST_RULES, loaded, "engine.yaml not analysed")
+    rules = (_name, _engine_type, _default_model, _max_text_length, _python_version)
+    return [*_schema(loaded), *(rule(loaded, engine) for rule in rules)]
 
 
 def _load(path: Path) -> _Yaml | Finding:
@@ -98,8 +68,7 @@ def _load(path: Path) -> _Yaml | Finding:
         )
     try:
         text = path.read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root, data = yaml.compose(text, Loader=yaml.SafeLoader), yaml.safe_load(text)
     except (OSError, UnicodeDecodeError) as exc:
         return failed(SCHEMA, path, f"engine.yaml cannot be read: {exc}")
     except yaml.YAMLError as exc:
@@ -111,79 +80,59 @@ def _load(path: Path) -> _Yaml | Finding:
     return _Yaml(path, data, root)
 
 
-def _leaf(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
-    """Inside `anyOf: [X, null]` the useful error is X's, not "is not of type 'null'"."""
-    useful = [e for e in error.context or [] if e.validator_value != "null"]
-    return _leaf(max(useful, key=lambda e: len(e.absolute_path))) if useful else error
-
-
 def _schema(doc: _Yaml) -> list[Finding]:
-    errors = sorted(
-        _validator().iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path))
-    )
-    problems = [(list(leaf.absolute_path), leaf.message) for leaf in map(_leaf, errors)]
-    if not problems:
-        problems = _typed_problems(doc.data)
-    if not problems:
-        return [passed(SCHEMA, doc.path, "valid against the engine.yaml schema")]
-    return [
-        failed(
-            SCHEMA,
-            doc.path,
-            f"{'.'.join(map(str, field)) or '(top level)'}: {message}",
-            doc.line(field),
-        )
-        for field, message in problems
-    ]
-
-
-def _typed_problems(data: dict[str, Any]) -> list[tuple[list[str | int], str]]:
-    """What the typed loader adds (source URL schemes, sha256 digests); default_model membership
-    is left to its own rule."""
-    checked = {k: v for k, v in data.items() if not (k == "default_model" and isinstance(v, str))}
+    # default_model membership is left to its own rule, so it is reported once.
+    data = {k: v for k, v in doc.data.items() if k != "default_model" or not isinstance(v, str)}
     try:
-        EngineManifest.model_validate(checked)
+        EngineManifest.model_validate(data)
     except ValidationError as exc:
-        return [(list(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in exc.errors()]
-    return []
+        errors = [(e["loc"], e["msg"].removeprefix("Value error, ")) for e in exc.errors()]
+        return [
+            failed(
+                SCHEMA,
+                doc.path,
+                f"{'.'.join(map(str, loc)) or '(top level)'}: {msg}",
+                doc.line(*loc),
+            )
+            for loc, msg in errors
+        ]
+    return [passed(SCHEMA, doc.path, "valid against the engine.yaml schema")]
 
 
 def _name(doc: _Yaml, engine: EngineDir) -> Finding:
-    name = doc.get("name")
+    name, directory, line = doc.get("name"), engine.path.name, doc.line("name")
     if not isinstance(name, str):
         return skipped(NAME, doc.path, "no name (reported by the schema rule)")
-    if name != engine.name:
-        message = f"name {name!r} differs from the directory name {engine.name!r}"
-        return failed(NAME, doc.path, message, doc.line(["name"]))
-    return passed(NAME, doc.path, f"name matches the directory ({name})", doc.line(["name"]))
+    if name != directory:
+        message = f"name {name!r} differs from the directory name {directory!r}"
+        return failed(NAME, doc.path, message, line)
+    return passed(NAME, doc.path, f"name matches the directory ({name})", line)
 
 
 def _engine_type(doc: _Yaml, engine: EngineDir) -> Finding:
-    declared = doc.get("engine_type")
-    expected = TYPE_DIRS.get(engine.type_dir)
-    if expected is None:
+    declared, parent, line = (
+        doc.get("engine_type"),
+        engine.path.parent.name,
+        doc.line("engine_type"),
+    )
+    if (expected := TYPE_DIRS.get(parent)) is None:
         known = ", ".join(f"{d}/" for d in TYPE_DIRS)
-        return skipped(TYPE, doc.path, f"parent directory {engine.type_dir}/ is none of {known}")
+        return skipped(TYPE, doc.path, f"parent directory {parent}/ is none of {known}")
     if not isinstance(declared, str):
         return skipped(TYPE, doc.path, "no engine_type (reported by the schema rule)")
-    line = doc.line(["engine_type"])
     if declared != expected:
-        message = (
-            f"engine_type {declared!r}, but the engine lives in {engine.type_dir}/ ({expected})"
-        )
+        message = f"engine_type {declared!r}, but the engine lives in {parent}/ ({expected})"
         return failed(TYPE, doc.path, message, line)
-    return passed(TYPE, doc.path, f"engine_type {declared} matches {engine.type_dir}/", line)
+    return passed(TYPE, doc.path, f"engine_type {declared} matches {parent}/", line)
 
 
-def _default_model(doc: _Yaml) -> Finding:
-    default = doc.get("default_model")
+def _default_model(doc: _Yaml, _engine: EngineDir) -> Finding:
+    default, models, line = doc.get("default_model"), doc.get("models"), doc.line("default_model")
     if default is None:
         return skipped(DEFAULT, doc.path, "no default_model")
-    models = doc.get("models")
     names = (
         [m.get("name") for m in models if isinstance(m, dict)] if isinstance(models, list) else []
     )
-    line = doc.line(["default_model"])
     if default not in names:
         listing = ", ".join(map(str, names)) or "(none)"
         message = f"default_model {default!r} is not among models: {listing}"
@@ -191,13 +140,13 @@ def _default_model(doc: _Yaml) -> Finding:
     return passed(DEFAULT, doc.path, f"default_model {default!r} is in models", line)
 
 
-def _max_text_length(doc: _Yaml) -> Finding:
+def _max_text_length(doc: _Yaml, _engine: EngineDir) -> Finding:
     if doc.get("engine_type") != "tts":
         return skipped(MAX_TEXT, doc.path, "not a TTS engine")
     if doc.get("constraints", "max_text_length") is None:
-        line = doc.line(["constraints"]) if doc.get("constraints") is not None else None
+        line = doc.line("constraints") if doc.get("constraints") is not None else None
         return failed(MAX_TEXT, doc.path, "TTS engine without constraints.max_text_length", line)
-    line = doc.line(["constraints", "max_text_length"])
+    line = doc.line("constraints", "max_text_length")
     return passed(MAX_TEXT, doc.path, "constraints.max_text_length declared", line)
 
 
@@ -208,17 +157,13 @@ def _python_version(doc: _Yaml, engine: EngineDir) -> Finding:
     if not engine.dockerfile.is_file():
         return skipped(PYTHON, doc.path, "no Dockerfile to compare with")
     try:
-        base = python_version(engine.parsed_dockerfile)
-    except (OSError, UnicodeDecodeError):
+        base = engine.parsed_dockerfile.python_version()
+    except (OSError, ValueError):
         return skipped(PYTHON, doc.path, "Dockerfile not readable")
     if base is None:
         return skipped(PYTHON, doc.path, "the Dockerfile's base image is not python:X.Y")
-    image_version, from_line = base
-    line = doc.line(["installation", "python_version"])
-    if image_version != declared:
-        message = (
-            f"python_version {declared} but the Dockerfile (line {from_line}) builds on "
-            f"python:{image_version}"
-        )
-        return failed(PYTHON, doc.path, message, line)
+    (image, from_line), line = base, doc.line("installation", "python_version")
+    if image != declared:
+        message = f"python_version {declared} but the Dockerfile (line {from_line}) builds on "
+        return failed(PYTHON, doc.path, message + f"python:{image}", line)
     return passed(PYTHON, doc.path, f"python {declared} in engine.yaml and the Dockerfile", line)

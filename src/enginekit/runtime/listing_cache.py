@@ -1,0 +1,109 @@
+"""A listing kept while the directories it was built from are unchanged.
+
+Listing models/ with sizes walks every model's files (about 40 µs a model here); the state of
+the directories says whether that walk can give anything new. The fingerprint is one `os.scandir`
+of models/ plus a `stat` of every directory in each model (followed through its link, so a
+linked model's own files count) and of external_models/: adding, removing, renaming or
+replacing a file anywhere in a model changes one of those directories, as does adding, removing
+or relinking a model. A file rewritten in place, same name, is the one change it cannot see
+(no directory changes); the store never writes that way (downloads land by rename).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from ..store.linking import SIDECAR_SUFFIX
+from ..store.names import is_visible_name
+
+__all__ = ["DirectoryCache", "fingerprint"]
+
+T = TypeVar("T")
+
+_Stat = tuple[int, int, int, int]
+
+
+def fingerprint(
+    models_dir: Path, external_dir: Path, subdirs: dict[str, list[str]]
+) -> tuple[dict[str, object], dict[str, list[str]]]:
+    """The state a listing of `models_dir` depends on (compare with ==), and each model's
+    subdirectories: those in `subdirs` are taken as they are (a change among them changes the
+    state anyway), any other model is walked."""
+    found: dict[str, list[str]] = {}
+    state: dict[str, object] = {"": _stat(str(external_dir))}  # "" is never a model's name
+    try:
+        directory = os.open(models_dir, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return state, found
+    try:  # names relative to the open directory: the kernel resolves one component each
+        with os.scandir(directory) as scan:
+            for entry in scan:
+                name = entry.name
+                if name.endswith(SIDECAR_SUFFIX):
+                    state[name] = True  # a mirror's link record: whether it counts as linked
+                    continue
+                if not is_visible_name(name):
+                    continue
+                nested = subdirs.get(name)
+                if nested is None:
+                    nested = _subdirs(os.path.join(models_dir, name))
+                found[name] = nested
+                top = (entry.inode(), entry.is_symlink(), _stat(name, directory))
+                state[name] = (*top, *map(_stat, nested)) if nested else top
+    finally:
+        os.close(directory)
+    return state, found
+
+
+def _stat(path: str, directory: int | None = None) -> _Stat | None:
+    """What changes when a directory gains, loses or renames an entry; None when it is gone."""
+    try:
+        st = os.stat(path, dir_fd=directory)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_dev, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _subdirs(top: str) -> list[str]:
+    """Every directory below `top` (not following nested links); [] for a file or a gap."""
+    found: list[str] = []
+    pending = [top]
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as scan:
+                for entry in scan:
+                    if entry.is_dir(follow_symlinks=False):
+                        found.append(entry.path)
+                        pending.append(entry.path)
+        except OSError:
+            continue
+    return found
+
+
+class DirectoryCache(Generic[T]):
+    """`get(build)`: the last value built, unless the directories changed since; thread-safe
+    (/models runs in worker threads)."""
+
+    def __init__(self, models_dir: Path, external_dir: Path) -> None:
+        self._models_dir = models_dir
+        self._external_dir = external_dir
+        self._lock = threading.Lock()
+        self._state: dict[str, object] | None = None
+        self._subdirs: dict[str, list[str]] = {}
+        self._value: T | None = None
+
+    def get(self, build: Callable[[], T]) -> T:
+        with self._lock:
+            state, _ = fingerprint(self._models_dir, self._external_dir, self._subdirs)
+            if self._value is not None and state == self._state:
+                return self._value
+            # Something changed: walk every model again for its subdirectories (one may have
+            # gained some), then build. Taken before the build, so a change during the build
+            # only costs another rebuild next time.
+            self._state, self._subdirs = fingerprint(self._models_dir, self._external_dir, {})
+            self._value = build()
+            return self._value
