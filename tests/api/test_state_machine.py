@@ -1,4 +1,5 @@
-"""The status machine (engine-api.md §2 with the §10 corrections), observed over HTTP.
+"""The status machine (engine-api.md §2 with the §10 corrections), observed over HTTP, and the
+load-on-demand rule of the OpenAI and Wyoming doors, driven on the runtime they call.
 
 Slow operations are test engines whose model methods wait at a gate the test opens, so every
 assertion is about what was observed while an operation was held, never about wall-clock time.
@@ -6,6 +7,7 @@ assertion is about what was observed while an operation was held, never about wa
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +22,7 @@ from support.engines import Served, copy_engine, engine_module, live_server, mak
 
 from enginekit.engine import AudioChunk, EngineContext, SynthesisRequest
 from enginekit.errors import InvalidInput
+from enginekit.runtime import Runtime
 
 DebugTTS = engine_module("tts/debug-tts").DebugTTS
 
@@ -51,6 +54,7 @@ class GatedTTS(DebugTTS):
         super().__init__(context)
         self.gates: dict[str, Gate] = {}
         self.unload_threads: list[str] = []
+        self.loads: list[str] = []
 
     def hold(self, key: str) -> Gate:
         self.gates[key] = Gate()
@@ -68,6 +72,7 @@ class GatedTTS(DebugTTS):
     def load(self, name: str) -> None:
         self._pass(f"load:{name}")
         super().load(name)
+        self.loads.append(name)
 
     def unload(self) -> None:
         self.unload_threads.append(threading.current_thread().name)
@@ -185,6 +190,58 @@ def test_hotswap_shows_loading_with_no_model_while_the_new_one_loads(gated: Any)
     gate.opened.set()
     assert swap.result().status_code == 200
     assert health(url)["currentEngineModel"] == "default"
+
+
+# -- the doors' load on demand (OpenAI, Wyoming) ---------------------------------------------
+
+
+async def speak_through_a_door(runtime: Runtime, text: str) -> int:
+    """What the OpenAI and Wyoming doors do for one request: load on demand, then one job."""
+    await runtime.ensure_loaded("default")
+    async with runtime.processing():
+        request = SynthesisRequest(text=text, language="en")
+        return sum([len(chunk.samples) async for chunk in runtime.synthesize(request)])
+
+
+def test_concurrent_door_requests_load_the_model_once_and_all_get_audio(base: Path) -> None:
+    served = make_server(GatedTTS, base)
+    gate = served.engine.hold("load:default")
+
+    async def three_at_once() -> list[int]:
+        requests = [asyncio.create_task(speak_through_a_door(served.runtime, t)) for t in "ABC"]
+        await asyncio.to_thread(gate.reached)  # the first one's load is held, the others wait
+        gate.opened.set()
+        return await asyncio.gather(*requests)
+
+    try:
+        assert all(samples > 0 for samples in asyncio.run(three_at_once()))
+    finally:
+        served.engine.open_all()
+        served.runtime.jobs.shutdown()
+    assert served.engine.loads == ["default"]
+
+
+def test_a_door_request_during_a_reload_waits_for_it_instead_of_a_503(base: Path) -> None:
+    served = make_server(GatedTTS, base)
+    runtime, engine = served.runtime, served.engine
+
+    async def reload_then_speak() -> int:
+        await runtime.switch_model("default")
+        unload = engine.hold("unload")
+        reload = asyncio.create_task(runtime.switch_model("default"))  # POST /load, say
+        await asyncio.to_thread(unload.reached)  # the loaded model is being unloaded
+        request = asyncio.create_task(speak_through_a_door(runtime, "Hello."))
+        await asyncio.sleep(0)  # the request has come in during the reload
+        unload.opened.set()
+        await reload
+        return await request
+
+    try:
+        assert asyncio.run(reload_then_speak()) > 0
+    finally:
+        engine.open_all()
+        runtime.jobs.shutdown()
+    assert engine.loads == ["default", "default"]
 
 
 # -- processing (§2.2, §2.5) -------------------------------------------------------------------

@@ -203,7 +203,8 @@ def test_concurrent_clients_each_get_their_own_complete_answer(debug_tts: Wyomin
 
     async def all_at_once() -> list[list[Event]]:
         garbage = raw_exchange(debug_tts.port, b"garbage\n")
-        replies = [exchange(debug_tts.uri, [Synthesize(t)], {"audio-stop"}) for t in texts]
+        ends = {"audio-stop", "error"}
+        replies = [exchange(debug_tts.uri, [Synthesize(t)], ends) for t in texts]
         *answers, refused = await asyncio.gather(*replies, garbage)
         assert types(refused) == ["error"]
         return answers
@@ -211,7 +212,7 @@ def test_concurrent_clients_each_get_their_own_complete_answer(debug_tts: Wyomin
     answers = asyncio.run(all_at_once())
     for text, events in zip(texts, answers, strict=True):
         alone = talk(debug_tts.uri, [Synthesize(text)])
-        assert types(events)[-1] == "audio-stop"
+        assert types(events)[-1] == "audio-stop", events[-1].data
         assert pcm_of(events) == pcm_of(alone)
 
 

@@ -147,40 +147,53 @@ class Runtime:
     async def switch_model(self, name: str) -> None:
         """Loads are serialised; a client error leaves "ready", anything else "error"."""
         async with self.load_lock:
-            if self.stopping:
-                raise ShuttingDown()
-            self.state.load_started()
-            try:
-                await self.jobs.on_worker(self.catalog.check_servable, name)
-                await self.jobs.on_worker(self._fetch, name)
-                await self.jobs.wait_idle()
-                await self._unload_current()
-                self.state.progress = LoadProgress(phase="loading", model=name)
-                try:
-                    await self.jobs.on_worker(self.engine.load, name)
-                except Exception as exc:  # bytes just downloaded that do not load go away
-                    if not is_gpu_out_of_memory(exc):  # a full GPU says nothing of the bytes
-                        reason = self.public_message(str(exc))
-                        await self.jobs.on_worker(self.store.discard_fresh, name, reason)
-                    raise
-            except EnginekitError as exc:
-                if exc.status_code < 500:
-                    self.state.load_refused()
-                else:
-                    self.state.load_failed(self.public_message(exc.detail))
-                raise
-            except Exception as exc:
-                logger.exception("Loading %s failed", name)
-                message = self.public_message(str(exc))
-                self.state.load_failed(message)
-                raise EngineFailure(message) from exc
-            self.state.load_succeeded(name)
-        logger.info("Loaded model %s", name)
+            await self._load_holding_lock(name)
 
     async def ensure_loaded(self, name: str) -> None:
-        """Load `name` unless it is the loaded model (the OpenAI and Wyoming doors' rule)."""
-        if not (self.state.model_loaded and self.state.current_model == name):
-            await self.switch_model(name)
+        """Load `name` unless it is the loaded model (the OpenAI and Wyoming doors' rule). A
+        request that comes during a load waits for it and looks again, so concurrent requests
+        for one model load it once and none is refused for a load another one started."""
+        if self._serving(name):
+            return
+        async with self.load_lock:
+            if not self._serving(name):
+                await self._load_holding_lock(name)
+
+    def _serving(self, name: str) -> bool:
+        state = self.state
+        return state.model_loaded and state.current_model == name and not state.loading
+
+    async def _load_holding_lock(self, name: str) -> None:
+        """The load itself; the caller holds load_lock."""
+        if self.stopping:
+            raise ShuttingDown()
+        self.state.load_started()
+        try:
+            await self.jobs.on_worker(self.catalog.check_servable, name)
+            await self.jobs.on_worker(self._fetch, name)
+            await self.jobs.wait_idle()
+            await self._unload_current()
+            self.state.progress = LoadProgress(phase="loading", model=name)
+            try:
+                await self.jobs.on_worker(self.engine.load, name)
+            except Exception as exc:  # bytes just downloaded that do not load go away
+                if not is_gpu_out_of_memory(exc):  # a full GPU says nothing of the bytes
+                    reason = self.public_message(str(exc))
+                    await self.jobs.on_worker(self.store.discard_fresh, name, reason)
+                raise
+        except EnginekitError as exc:
+            if exc.status_code < 500:
+                self.state.load_refused()
+            else:
+                self.state.load_failed(self.public_message(exc.detail))
+            raise
+        except Exception as exc:
+            logger.exception("Loading %s failed", name)
+            message = self.public_message(str(exc))
+            self.state.load_failed(message)
+            raise EngineFailure(message) from exc
+        self.state.load_succeeded(name)
+        logger.info("Loaded model %s", name)
 
     async def load_at_startup(self, name: str) -> None:
         """`--load NAME` / ENGINE_LOAD_MODEL: in the background, so /health answers meanwhile."""
