@@ -8,6 +8,7 @@ assertion is about what was observed while an operation was held, never about wa
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,13 +21,14 @@ import pytest
 from fastapi.testclient import TestClient
 from support.engines import Served, copy_engine, engine_module, live_server, make_server
 
+from enginekit.doors.openai.models import SPEECH_ALIASES, use_model
 from enginekit.engine import AudioChunk, EngineContext, SynthesisRequest
 from enginekit.errors import InvalidInput
 from enginekit.runtime import Runtime
 
 DebugTTS = engine_module("tts/debug-tts").DebugTTS
 
-GATE_TIMEOUT_S = 10.0
+GATE_TIMEOUT_S = 30.0
 LOADING = "Model loading in progress. Retry after loading completes."
 GPU_OOM = "[GPU_OOM]GPU out of memory. Try smaller input or restart engine."
 
@@ -241,6 +243,66 @@ def test_a_door_request_during_a_reload_waits_for_it_instead_of_a_503(base: Path
     finally:
         engine.open_all()
         runtime.jobs.shutdown()
+    assert engine.loads == ["default", "default"]
+
+
+def test_an_openai_name_during_a_load_waits_for_it_and_means_the_model_it_loads(
+    base: Path,
+) -> None:
+    shutil.copytree(base / "models" / "default", base / "models" / "other")
+    served = make_server(GatedTTS, base)
+    runtime, engine = served.runtime, served.engine
+
+    async def alias_during_a_swap() -> str:
+        await runtime.switch_model("default")
+        gate = engine.hold("load:other")
+        swap = asyncio.create_task(runtime.switch_model("other"))
+        await asyncio.to_thread(gate.reached)
+        request = asyncio.create_task(use_model(runtime, "tts-1", SPEECH_ALIASES))
+        await asyncio.sleep(0)  # the request has come in during the swap
+        gate.opened.set()
+        await swap
+        return await request
+
+    try:
+        assert asyncio.run(alias_during_a_swap()) == "other"
+    finally:
+        engine.open_all()
+        runtime.jobs.shutdown()
+    assert engine.loads == ["default", "other"]
+
+
+def test_a_load_waits_for_a_request_admitted_before_it_to_reach_its_job(base: Path) -> None:
+    """A request admitted by processing() may still be decoding its upload; a load that comes
+    meanwhile must not unload the model the request was admitted for."""
+    served = make_server(GatedTTS, base)
+    runtime, engine = served.runtime, served.engine
+
+    async def decode_then_speak(decoded: asyncio.Event) -> int:
+        async with runtime.processing():
+            await decoded.wait()  # decoding the upload, say
+            request = SynthesisRequest(text="Hello.", language="en")
+            return sum([len(chunk.samples) async for chunk in runtime.synthesize(request)])
+
+    async def load_during_a_decode() -> tuple[bool, int]:
+        await runtime.switch_model("default")
+        unload = engine.hold("unload")
+        unload.opened.set()  # never held: `entered` tells whether the unload began
+        decoded = asyncio.Event()
+        request = asyncio.create_task(decode_then_speak(decoded))
+        await asyncio.sleep(0)  # admitted, now decoding
+        reload = asyncio.create_task(runtime.switch_model("default"))
+        # Without the wait the reload unloads within milliseconds; a second is ample.
+        unloaded_meanwhile = await asyncio.to_thread(unload.entered.wait, 1.0)
+        decoded.set()
+        samples, _ = await asyncio.gather(request, reload)
+        return unloaded_meanwhile, samples
+
+    try:
+        unloaded_meanwhile, samples = asyncio.run(load_during_a_decode())
+    finally:
+        runtime.jobs.shutdown()
+    assert not unloaded_meanwhile and samples > 0
     assert engine.loads == ["default", "default"]
 
 

@@ -97,10 +97,21 @@ class JobRunner:
         return exc in self._recorded
 
     async def wait_idle(self) -> None:
-        """Parallel jobs run beside the worker; a load waits until none is running."""
+        """Parallel jobs run beside the worker; a load waits until none is running and no
+        admitted request is still on its way to its job."""
         while self._running:
             self._idle.clear()
             await self._idle.wait()
+
+    @asynccontextmanager
+    async def admitted(self) -> AsyncIterator[None]:
+        """A request from its checks to its end (decoding its upload, say): a load waits for it
+        as for a running job, so its job runs on the model it was admitted for."""
+        self._running += 1
+        try:
+            yield
+        finally:
+            self._release()
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """One job: "processing" while it runs; its failure sets the status."""
@@ -156,9 +167,12 @@ class JobRunner:
         else:
             state.job_finished()
         finally:
-            self._running -= 1
-            if not self._running:
-                self._idle.set()
+            self._release()
+
+    def _release(self) -> None:
+        self._running -= 1
+        if not self._running:
+            self._idle.set()
 
     def shutdown(self) -> None:
         self._worker.shutdown(wait=False)

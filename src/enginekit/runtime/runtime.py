@@ -159,6 +159,13 @@ class Runtime:
             if not self._serving(name):
                 await self._load_holding_lock(name)
 
+    async def loads_settled(self) -> None:
+        """Returns once no load is running: at once when none is, else after it (and any
+        queued behind it)."""
+        if self.state.loading:
+            async with self.load_lock:
+                pass
+
     def _serving(self, name: str) -> bool:
         state = self.state
         return state.model_loaded and state.current_model == name and not state.loading
@@ -254,7 +261,8 @@ class Runtime:
                 raise ShuttingDown()
             if not self.state.model_loaded:
                 raise ModelNotLoaded()
-            yield
+            async with self.jobs.admitted():
+                yield
         except EnginekitError as exc:
             if exc.status_code < 500:
                 self.state.request_refused()

@@ -10,7 +10,7 @@ import asyncio
 
 from fastapi import APIRouter
 
-from ...errors import ModelLoading, ModelNotFound
+from ...errors import ModelNotFound
 from ...runtime import Runtime
 from .errors import openai_errors
 from .wire import ModelList, ModelObject
@@ -22,10 +22,10 @@ TRANSCRIPTION_ALIASES = frozenset({"whisper-1", "gpt-4o-transcribe", "gpt-4o-min
 
 
 async def use_model(runtime: Runtime, requested: str, aliases: frozenset[str]) -> str:
-    """The engine model `requested` names, loaded. While a load runs, 503 (the client retries)
-    rather than queueing a second load behind it."""
-    if runtime.state.loading:
-        raise ModelLoading()
+    """The engine model `requested` names, loaded. A request that comes during a load waits
+    for it (a 503 would fail a client whose retries end before a download does); an OpenAI
+    name then means the model that load left."""
+    await runtime.loads_settled()
     name = _alias_target(runtime, requested) if requested in aliases else requested
     await runtime.ensure_loaded(name)
     return name
