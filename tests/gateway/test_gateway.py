@@ -105,6 +105,18 @@ def test_an_idle_engine_is_stopped_and_a_kept_one_is_not(
     assert engines(url)["debug-stt"]["state"] == "running"
 
 
+def test_an_engine_started_by_hand_counts_its_idle_time_from_its_start(
+    gateway_at: Callable[..., str],
+) -> None:
+    url = gateway_at({"debug-tts": {"idle_timeout": 3600}})
+    asked = time.monotonic()
+    started = httpx.post(f"{url}/engines/debug-tts/start", timeout=60).json()
+    start_took = time.monotonic() - asked
+    assert started["state"] == "running"
+    # Counted from the gateway's own start instead, it would be at least as long as the start.
+    assert started["idle_seconds"] < start_took
+
+
 def test_a_killed_engine_is_noticed_and_started_again(gateway_at: Callable[..., str]) -> None:
     url = gateway_at()
     httpx.get(f"{url}/engines/debug-tts/health", timeout=60)

@@ -9,13 +9,15 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from support.engines import copy_engine, free_port, wait_until_up
+from api.test_state_machine import GatedTTS
+from support.engines import copy_engine, free_port, live_server, make_server, wait_until_up
 
 from enginekit.errors import InvalidSetting
 from enginekit.gateway import remote
@@ -60,8 +62,11 @@ def backends(gateway: str) -> dict[str, dict[str, Any]]:
 
 
 def test_requests_go_round_robin_over_every_healthy_address(
-    gateway_at: Callable[..., str], replica: Callable[..., Any]
+    gateway_at: Callable[..., str], replica: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Only the first request's check: a periodic one answered late on a busy machine would
+    # take a replica out of the turn this test counts.
+    monkeypatch.setattr(remote, "REFRESH_S", 3600.0)
     port = free_port()
     one, two = f"http://127.0.0.1:{port}", f"http://127.0.0.2:{port}"
     with replica("127.0.0.1", port), replica("127.0.0.2", port):
@@ -82,6 +87,25 @@ def test_requests_go_round_robin_over_every_healthy_address(
         assert described["urls"] == urls
         assert set(backends(gateway)) == {one, two}
         assert all(b["healthy"] and b["requests"] >= 3 for b in backends(gateway).values())
+
+
+def test_concurrent_requests_for_an_unloaded_model_load_it_once(
+    gateway_at: Callable[..., str], tmp_path: Path
+) -> None:
+    """The engine's /load always reloads, so the gateway must not send one per request: a
+    second /load would unload the model under the first request (a 503 for it)."""
+    served = make_server(GatedTTS, copy_engine("tts/debug-tts", tmp_path / "gated"))
+    gate = served.engine.hold("load:default")
+    with live_server(served) as url, ThreadPoolExecutor(3) as pool:
+        gateway = gateway_at({"debug-tts": {"runner": "remote", "urls": [url]}})
+        wait_for(lambda: backends(gateway).get(url, {}).get("healthy", False))
+        speech = f"{gateway}/v1/audio/speech"
+        replies = [pool.submit(httpx.post, speech, json=SPEECH, timeout=60) for _ in range(3)]
+        gate.reached()  # the first request's load is held ...
+        wait_for(lambda: backends(gateway)[url]["requests"] == 3)  # ... and all three came in
+        gate.opened.set()
+        assert [reply.result().status_code for reply in replies] == [200, 200, 200]
+    assert served.engine.loads == ["default"]
 
 
 def test_a_dead_address_drops_out_and_comes_back_when_it_answers_again(

@@ -72,6 +72,7 @@ class EngineHandle:
         self.start_timeout = start_timeout
         self._client = client
         self._lock = asyncio.Lock()
+        self._model_locks: dict[str, asyncio.Lock] = {}
         self._usage = Usage(last_used=time.monotonic())
         self.port: int | None = None
         self.url: str | None = None
@@ -116,6 +117,7 @@ class EngineHandle:
 
     async def _start(self) -> None:
         self.state, self.model = "starting", None
+        self._model_locks.clear()  # a new address: the old one's locks serve no one
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         started = time.monotonic()
@@ -131,6 +133,7 @@ class EngineHandle:
             await asyncio.to_thread(self.runner.stop)
             raise self._failure(f"could not start: {exc}") from exc
         self.state = "running"
+        self._usage.last_used = time.monotonic()  # idle from now, not since the last request
         logger.info("%s up in %.1f s at %s", self.name, time.monotonic() - started, self.url)
 
     async def _wait_healthy(self) -> None:
@@ -159,14 +162,18 @@ class EngineHandle:
         return EngineStartFailed(f"Engine {self.name} {what}. Its last output:\n{tail}")
 
     async def ensure_model(self, url: str, model: str) -> None:
-        """Load `model` unless the engine reports it loaded (a hotswap otherwise)."""
-        health = (await self._client.get(f"{url}/health", timeout=5.0)).json()
-        if health.get("currentEngineModel") == model:
-            self.model = model
-            return
-        reply = await self._client.post(
-            f"{url}/load", json={"engineModelName": model}, headers=self.credentials, timeout=None
-        )
+        """Load `model` unless the engine reports it loaded (a hotswap otherwise). One load at a
+        time per address: a request that comes during another's load waits and looks again,
+        so concurrent requests for one model load it once (the engine's /load always reloads)."""
+        async with self._model_locks.setdefault(url, asyncio.Lock()):
+            health = (await self._client.get(f"{url}/health", timeout=5.0)).json()
+            if health.get("currentEngineModel") == model:
+                self.model = model
+                return
+            reply = await self._client.post(
+                f"{url}/load", json={"engineModelName": model}, headers=self.credentials,
+                timeout=None,
+            )  # fmt: skip
         if reply.status_code == 401:
             raise self.credentials_refused()
         if reply.status_code != 200:
