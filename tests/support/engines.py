@@ -99,22 +99,26 @@ def free_port() -> int:
 @contextmanager
 def serve_app(app: Any, stop: threading.Event | None = None) -> Iterator[str]:
     """Any ASGI app on a real uvicorn in a thread, on a free loopback port; yields the base
-    URL. Setting `stop` (or leaving the block) ends the server."""
-    port = free_port()
+    URL. Setting `stop` (or leaving the block) ends the server. The socket is bound here and
+    handed to uvicorn, so no other process can take the port in between."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     if stop is not None:
         threading.Thread(
             target=lambda: (stop.wait(), setattr(uv, "should_exit", True)), daemon=True
         ).start()
-    thread = threading.Thread(target=uv.run, daemon=True)
+    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    wait_until_up(url)
     try:
+        wait_until_up(url)
         yield url
     finally:
         uv.should_exit = True
         thread.join(timeout=60)
+        sock.close()
 
 
 @contextmanager

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 from support.engines import engine_layout
 
 from enginekit.runtime import ModelListing
 from enginekit.runtime.catalog import Catalog
+from enginekit.runtime.listing_cache import RACY_WINDOW_NS, DirectoryCache
 from enginekit.settings import StoreSettings
 from enginekit.store import ModelStore
 
@@ -86,3 +88,24 @@ def test_a_linked_external_model_follows_its_target(tmp_path: Path) -> None:
     assert sizes(catalog) == {"ext": 10}
     shutil.rmtree(target)  # a dangling link is not listed
     assert sizes(catalog) == {}
+
+
+def test_a_listing_taken_just_after_a_change_is_not_reused_until_the_change_has_settled(
+    tmp_path: Path,
+) -> None:
+    """Directory timestamps as coarse as a clock tick cannot show a second change made in the
+    tick of the first, so a listing built that close to a change is built again next time."""
+    models = tmp_path / "models"
+    model(models / "a", {"a.bin": 1})
+    cache: DirectoryCache[int] = DirectoryCache(models, tmp_path / "external_models")
+    builds: list[int] = []
+
+    def build() -> int:
+        builds.append(len(builds) + 1)
+        return builds[-1]
+
+    assert cache.get(build) == 1
+    assert cache.get(build) == 2  # models/a changed a moment ago: not trusted yet
+    time.sleep(RACY_WINDOW_NS / 1e9 + 0.1)
+    assert cache.get(build) == 3  # the last listing was still taken too close to the change
+    assert cache.get(build) == 3  # now it is reused

@@ -7,15 +7,20 @@ linked model's own files count) and of external_models/: adding, removing, renam
 replacing a file anywhere in a model changes one of those directories, as does adding, removing
 or relinking a model. A file rewritten in place, same name, is the one change it cannot see
 (no directory changes); the store never writes that way (downloads land by rename).
+
+Timestamps are as coarse as the kernel's clock tick (before Linux 6.13, a few milliseconds), so a
+second change in the tick of the first leaves them as they were. A listing built within
+RACY_WINDOW_NS of a change it saw is therefore built again next time (git's "racy clean" rule).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from ..store.linking import SIDECAR_SUFFIX
 from ..store.names import is_visible_name
@@ -24,7 +29,14 @@ __all__ = ["DirectoryCache", "fingerprint"]
 
 T = TypeVar("T")
 
-_Stat = tuple[int, int, int, int]
+RACY_WINDOW_NS = 1_000_000_000  # coarser than any file system's timestamps models live on
+
+
+class _Stat(NamedTuple):
+    inode: int
+    device: int
+    mtime_ns: int
+    ctime_ns: int
 
 
 def fingerprint(
@@ -65,7 +77,17 @@ def _stat(path: str, directory: int | None = None) -> _Stat | None:
         st = os.stat(path, dir_fd=directory)
     except OSError:
         return None
-    return (st.st_ino, st.st_dev, st.st_mtime_ns, st.st_ctime_ns)
+    return _Stat(st.st_ino, st.st_dev, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _latest_change_ns(state: dict[str, object]) -> int:
+    """The newest directory timestamp a fingerprint holds."""
+    latest = 0
+    for value in state.values():
+        for part in value if isinstance(value, tuple) and not isinstance(value, _Stat) else [value]:
+            if isinstance(part, _Stat):
+                latest = max(latest, part.mtime_ns, part.ctime_ns)
+    return latest
 
 
 def _subdirs(top: str) -> list[str]:
@@ -93,17 +115,20 @@ class DirectoryCache(Generic[T]):
         self._external_dir = external_dir
         self._lock = threading.Lock()
         self._state: dict[str, object] | None = None
+        self._settled = False  # the state is older than the window: a same-tick change shows
         self._subdirs: dict[str, list[str]] = {}
         self._value: T | None = None
 
     def get(self, build: Callable[[], T]) -> T:
         with self._lock:
             state, _ = fingerprint(self._models_dir, self._external_dir, self._subdirs)
-            if self._value is not None and state == self._state:
+            if self._value is not None and self._settled and state == self._state:
                 return self._value
             # Something changed: walk every model again for its subdirectories (one may have
             # gained some), then build. Taken before the build, so a change during the build
             # only costs another rebuild next time.
+            taken_at = time.time_ns()
             self._state, self._subdirs = fingerprint(self._models_dir, self._external_dir, {})
+            self._settled = _latest_change_ns(self._state) < taken_at - RACY_WINDOW_NS
             self._value = build()
             return self._value
