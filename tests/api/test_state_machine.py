@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from support.engines import Served, copy_engine, engine_module, live_server, make_server
 
 from enginekit.doors.openai.models import SPEECH_ALIASES, use_model
+from enginekit.doors.wyoming.programs import choose_model
 from enginekit.engine import AudioChunk, EngineContext, SynthesisRequest
 from enginekit.errors import InvalidInput
 from enginekit.runtime import Runtime
@@ -270,6 +271,52 @@ def test_an_openai_name_during_a_load_waits_for_it_and_means_the_model_it_loads(
         engine.open_all()
         runtime.jobs.shutdown()
     assert engine.loads == ["default", "other"]
+
+
+def test_a_wyoming_request_naming_no_model_during_a_swap_means_the_model_it_loads(
+    base: Path,
+) -> None:
+    shutil.copytree(base / "models" / "default", base / "models" / "other")
+    served = make_server(GatedTTS, base)
+    runtime, engine = served.runtime, served.engine
+
+    async def unnamed_during_a_swap() -> str:
+        await runtime.switch_model("default")
+        gate = engine.hold("load:other")
+        swap = asyncio.create_task(runtime.switch_model("other"))
+        await asyncio.to_thread(gate.reached)
+        chosen = asyncio.create_task(choose_model(runtime, None, None))
+        await asyncio.sleep(0)  # the request has come in during the swap
+        gate.opened.set()
+        await swap
+        return await chosen
+
+    try:
+        assert asyncio.run(unnamed_during_a_swap()) == "other"
+    finally:
+        engine.open_all()
+        runtime.jobs.shutdown()
+
+
+def test_a_load_whose_caller_is_cancelled_does_not_leave_the_engine_loading(base: Path) -> None:
+    served = make_server(GatedTTS, base)
+    runtime, engine = served.runtime, served.engine
+
+    async def cancel_a_load() -> None:
+        gate = engine.hold("load:default")
+        load = asyncio.create_task(runtime.switch_model("default"))
+        await asyncio.to_thread(gate.reached)
+        load.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await load
+
+    try:
+        asyncio.run(cancel_a_load())
+    finally:
+        engine.open_all()
+        runtime.jobs.shutdown()
+    state = runtime.state
+    assert (state.status, state.error) == ("error", "Loading default was cancelled")
 
 
 def test_a_load_waits_for_a_request_admitted_before_it_to_reach_its_job(base: Path) -> None:

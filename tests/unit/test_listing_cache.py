@@ -9,11 +9,12 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
 from support.engines import engine_layout
 
-from enginekit.runtime import ModelListing
+from enginekit.runtime import ModelListing, listing_cache
 from enginekit.runtime.catalog import Catalog
-from enginekit.runtime.listing_cache import RACY_WINDOW_NS, DirectoryCache
+from enginekit.runtime.listing_cache import DirectoryCache
 from enginekit.settings import StoreSettings
 from enginekit.store import ModelStore
 
@@ -91,7 +92,7 @@ def test_a_linked_external_model_follows_its_target(tmp_path: Path) -> None:
 
 
 def test_a_listing_taken_just_after_a_change_is_not_reused_until_the_change_has_settled(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Directory timestamps as coarse as a clock tick cannot show a second change made in the
     tick of the first, so a listing built that close to a change is built again next time."""
@@ -104,8 +105,10 @@ def test_a_listing_taken_just_after_a_change_is_not_reused_until_the_change_has_
         builds.append(len(builds) + 1)
         return builds[-1]
 
+    monkeypatch.setattr(listing_cache, "RACY_WINDOW_NS", 3600 * 10**9)  # every change is recent
     assert cache.get(build) == 1
-    assert cache.get(build) == 2  # models/a changed a moment ago: not trusted yet
-    time.sleep(RACY_WINDOW_NS / 1e9 + 0.1)
+    assert cache.get(build) == 2  # models/a changed too recently: not trusted
+    monkeypatch.setattr(listing_cache, "RACY_WINDOW_NS", 50 * 10**6)
+    time.sleep(0.1)
     assert cache.get(build) == 3  # the last listing was still taken too close to the change
     assert cache.get(build) == 3  # now it is reused

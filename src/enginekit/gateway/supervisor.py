@@ -165,10 +165,10 @@ class EngineHandle:
         """Load `model` unless the engine reports it loaded (a hotswap otherwise). One load at a
         time per address: a request that comes during another's load waits and looks again,
         so concurrent requests for one model load it once (the engine's /load always reloads)."""
+        if await self._serves(url, model):
+            return
         async with self._model_locks.setdefault(url, asyncio.Lock()):
-            health = (await self._client.get(f"{url}/health", timeout=5.0)).json()
-            if health.get("currentEngineModel") == model:
-                self.model = model
+            if await self._serves(url, model):
                 return
             reply = await self._client.post(
                 f"{url}/load", json={"engineModelName": model}, headers=self.credentials,
@@ -180,6 +180,13 @@ class EngineHandle:
             detail = reply.json().get("detail", reply.text) if reply.content else reply.text
             raise _EngineRefused(reply.status_code, f"Loading {model} on {self.name}: {detail}")
         self.model = model
+
+    async def _serves(self, url: str, model: str) -> bool:
+        health = (await self._client.get(f"{url}/health", timeout=5.0)).json()
+        if health.get("currentEngineModel") != model:
+            return False
+        self.model = model
+        return True
 
     async def stop(self) -> None:
         """/shutdown (the orderly unload), then the runner's stop."""

@@ -29,7 +29,7 @@ __all__ = ["DirectoryCache", "fingerprint"]
 
 T = TypeVar("T")
 
-RACY_WINDOW_NS = 1_000_000_000  # coarser than any file system's timestamps models live on
+RACY_WINDOW_NS = 1_000_000_000  # coarser than the timestamps of ext4, XFS, Btrfs, overlayfs
 
 
 class _Stat(NamedTuple):
@@ -81,12 +81,13 @@ def _stat(path: str, directory: int | None = None) -> _Stat | None:
 
 
 def _latest_change_ns(state: dict[str, object]) -> int:
-    """The newest directory timestamp a fingerprint holds."""
+    """The newest change time a fingerprint holds: ctime, which the kernel sets on every change
+    and no one can set back or ahead (an mtime copied by `cp -a` may lie in the future)."""
     latest = 0
     for value in state.values():
         for part in value if isinstance(value, tuple) and not isinstance(value, _Stat) else [value]:
             if isinstance(part, _Stat):
-                latest = max(latest, part.mtime_ns, part.ctime_ns)
+                latest = max(latest, part.ctime_ns)
     return latest
 
 

@@ -199,6 +199,9 @@ class Runtime:
             message = self.public_message(str(exc))
             self.state.load_failed(message)
             raise EngineFailure(message) from exc
+        except asyncio.CancelledError:  # its caller went (a connection closed at shutdown)
+            self.state.load_failed(f"Loading {name} was cancelled")
+            raise
         self.state.load_succeeded(name)
         logger.info("Loaded model %s", name)
 
@@ -253,7 +256,8 @@ class Runtime:
     async def processing(self) -> AsyncIterator[None]:
         """One processing request, validation included (§2.2-2.4): 503 while loading with the
         status untouched (§10.3), 400 without a model; a refusal sets "ready", a failure
-        outside a job "error"."""
+        outside a job "error". The request counts as admitted until the block ends, so a load
+        waits for it: inside, never wait for a load (ensure_loaded first, then this)."""
         if self.state.loading:
             raise ModelLoading()
         try:

@@ -102,9 +102,11 @@ def _asr_model(model: ModelListing, attribution: Attribution) -> AsrModel:
 
 async def choose_model(runtime: Runtime, name: str | None, language: str | None) -> str:
     """The named model; else the loaded one if it speaks `language`; else the first model that
-    does (installed first); else the engine's default. The runtime checks the name."""
+    does (installed first); else the engine's default. The runtime checks the name. During a
+    load, "the loaded one" is the one that load leaves."""
     if name:
         return name
+    await runtime.loads_settled()
     loaded = runtime.state.current_model if runtime.state.model_loaded else None
     if language is None:
         default = loaded or await asyncio.to_thread(runtime.catalog.default_model)

@@ -147,7 +147,7 @@ class Speech:
                         started = True
                     for piece in pcm16_pieces(chunk.samples):
                         await send(AudioChunk(rate, OUTPUT_WIDTH, 1, piece).event())
-            await send(AudioStop().event())
+        await send(AudioStop().event())
 
     async def _speaker(self, voice: Voice) -> tuple[list[str], dict[str, Any]]:
         """A cloning engine's speaker is a sample (the first one when none is named); an engine
