@@ -11,7 +11,7 @@ import asyncio
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -247,55 +247,45 @@ def test_a_door_request_during_a_reload_waits_for_it_instead_of_a_503(base: Path
     assert engine.loads == ["default", "default"]
 
 
-def test_an_openai_name_during_a_load_waits_for_it_and_means_the_model_it_loads(
-    base: Path,
-) -> None:
+def chosen_during_a_swap(
+    base: Path, choose: Callable[[Runtime], Awaitable[str]]
+) -> tuple[str, list[str]]:
+    """`choose` comes in while a swap from default to other is held at its load: what it
+    chose, and the loads the engine did."""
     shutil.copytree(base / "models" / "default", base / "models" / "other")
     served = make_server(GatedTTS, base)
     runtime, engine = served.runtime, served.engine
 
-    async def alias_during_a_swap() -> str:
+    async def during_a_swap() -> str:
         await runtime.switch_model("default")
         gate = engine.hold("load:other")
         swap = asyncio.create_task(runtime.switch_model("other"))
         await asyncio.to_thread(gate.reached)
-        request = asyncio.create_task(use_model(runtime, "tts-1", SPEECH_ALIASES))
-        await asyncio.sleep(0)  # the request has come in during the swap
-        gate.opened.set()
-        await swap
-        return await request
-
-    try:
-        assert asyncio.run(alias_during_a_swap()) == "other"
-    finally:
-        engine.open_all()
-        runtime.jobs.shutdown()
-    assert engine.loads == ["default", "other"]
-
-
-def test_a_wyoming_request_naming_no_model_during_a_swap_means_the_model_it_loads(
-    base: Path,
-) -> None:
-    shutil.copytree(base / "models" / "default", base / "models" / "other")
-    served = make_server(GatedTTS, base)
-    runtime, engine = served.runtime, served.engine
-
-    async def unnamed_during_a_swap() -> str:
-        await runtime.switch_model("default")
-        gate = engine.hold("load:other")
-        swap = asyncio.create_task(runtime.switch_model("other"))
-        await asyncio.to_thread(gate.reached)
-        chosen = asyncio.create_task(choose_model(runtime, None, None))
+        chosen = asyncio.create_task(choose(runtime))
         await asyncio.sleep(0)  # the request has come in during the swap
         gate.opened.set()
         await swap
         return await chosen
 
     try:
-        assert asyncio.run(unnamed_during_a_swap()) == "other"
+        return asyncio.run(during_a_swap()), engine.loads
     finally:
         engine.open_all()
         runtime.jobs.shutdown()
+
+
+def test_an_openai_name_during_a_load_waits_for_it_and_means_the_model_it_loads(
+    base: Path,
+) -> None:
+    chosen = chosen_during_a_swap(base, lambda runtime: use_model(runtime, "tts-1", SPEECH_ALIASES))
+    assert chosen == ("other", ["default", "other"])
+
+
+def test_a_wyoming_request_naming_no_model_during_a_swap_means_the_model_it_loads(
+    base: Path,
+) -> None:
+    chosen = chosen_during_a_swap(base, lambda runtime: choose_model(runtime, None, None))
+    assert chosen == ("other", ["default", "other"])
 
 
 def test_a_load_whose_caller_is_cancelled_does_not_leave_the_engine_loading(base: Path) -> None:
