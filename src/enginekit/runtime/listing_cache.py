@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Generic, NamedTuple, TypeVar
+from typing import Generic, TypeGuard, TypeVar
 
 from ..store.linking import SIDECAR_SUFFIX
 from ..store.names import is_visible_name
@@ -32,11 +32,10 @@ T = TypeVar("T")
 RACY_WINDOW_NS = 1_000_000_000  # coarser than the timestamps of ext4, XFS, Btrfs, overlayfs
 
 
-class _Stat(NamedTuple):
-    inode: int
-    device: int
-    mtime_ns: int
-    ctime_ns: int
+# (inode, device, mtime_ns, ctime_ns): a plain tuple, built 10,000 times a call at 10,000 models
+# (a NamedTuple's constructor costs 2.7 ms more).
+_Stat = tuple[int, int, int, int]
+_CTIME = 3
 
 
 def fingerprint(
@@ -77,18 +76,22 @@ def _stat(path: str, directory: int | None = None) -> _Stat | None:
         st = os.stat(path, dir_fd=directory)
     except OSError:
         return None
-    return _Stat(st.st_ino, st.st_dev, st.st_mtime_ns, st.st_ctime_ns)
+    return (st.st_ino, st.st_dev, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _latest_change_ns(state: dict[str, object]) -> int:
     """The newest change time a fingerprint holds: ctime, which the kernel sets on every change
     and no one can set back or ahead (an mtime copied by `cp -a` may lie in the future)."""
     latest = 0
-    for value in state.values():
-        for part in value if isinstance(value, tuple) and not isinstance(value, _Stat) else [value]:
-            if isinstance(part, _Stat):
-                latest = max(latest, part.ctime_ns)
+    for value in state.values():  # a stat, or a model's (inode, is link, stat, *stats)
+        for part in [value] if _is_stat(value) else value if isinstance(value, tuple) else []:
+            if _is_stat(part):
+                latest = max(latest, part[_CTIME])
     return latest
+
+
+def _is_stat(value: object) -> TypeGuard[_Stat]:
+    return isinstance(value, tuple) and all(type(item) is int for item in value)
 
 
 def _subdirs(top: str) -> list[str]:
