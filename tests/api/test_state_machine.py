@@ -198,35 +198,44 @@ def test_hotswap_shows_loading_with_no_model_while_the_new_one_loads(gated: Any)
 # -- the doors' load on demand (OpenAI, Wyoming) ---------------------------------------------
 
 
+@pytest.fixture
+def unserved(base: Path) -> Iterator[Served]:
+    """The gated engine's runtime with no server: each test drives it in an event loop of its
+    own, the way the doors call it."""
+    served = make_server(GatedTTS, base)
+    yield served
+    served.engine.open_all()
+    served.runtime.jobs.shutdown()
+
+
+async def samples_spoken(runtime: Runtime, text: str) -> int:
+    request = SynthesisRequest(text=text, language="en")
+    return sum([len(chunk.samples) async for chunk in runtime.synthesize(request)])
+
+
 async def speak_through_a_door(runtime: Runtime, text: str) -> int:
     """What the OpenAI and Wyoming doors do for one request: load on demand, then one job."""
     await runtime.ensure_loaded("default")
     async with runtime.processing():
-        request = SynthesisRequest(text=text, language="en")
-        return sum([len(chunk.samples) async for chunk in runtime.synthesize(request)])
+        return await samples_spoken(runtime, text)
 
 
-def test_concurrent_door_requests_load_the_model_once_and_all_get_audio(base: Path) -> None:
-    served = make_server(GatedTTS, base)
-    gate = served.engine.hold("load:default")
+def test_concurrent_door_requests_load_the_model_once_and_all_get_audio(unserved: Served) -> None:
+    runtime, engine = unserved.runtime, unserved.engine
+    gate = engine.hold("load:default")
 
     async def three_at_once() -> list[int]:
-        requests = [asyncio.create_task(speak_through_a_door(served.runtime, t)) for t in "ABC"]
+        requests = [asyncio.create_task(speak_through_a_door(runtime, t)) for t in "ABC"]
         await asyncio.to_thread(gate.reached)  # the first one's load is held, the others wait
         gate.opened.set()
         return await asyncio.gather(*requests)
 
-    try:
-        assert all(samples > 0 for samples in asyncio.run(three_at_once()))
-    finally:
-        served.engine.open_all()
-        served.runtime.jobs.shutdown()
-    assert served.engine.loads == ["default"]
+    assert all(samples > 0 for samples in asyncio.run(three_at_once()))
+    assert engine.loads == ["default"]
 
 
-def test_a_door_request_during_a_reload_waits_for_it_instead_of_a_503(base: Path) -> None:
-    served = make_server(GatedTTS, base)
-    runtime, engine = served.runtime, served.engine
+def test_a_door_request_during_a_reload_waits_for_it_instead_of_a_503(unserved: Served) -> None:
+    runtime, engine = unserved.runtime, unserved.engine
 
     async def reload_then_speak() -> int:
         await runtime.switch_model("default")
@@ -239,22 +248,18 @@ def test_a_door_request_during_a_reload_waits_for_it_instead_of_a_503(base: Path
         await reload
         return await request
 
-    try:
-        assert asyncio.run(reload_then_speak()) > 0
-    finally:
-        engine.open_all()
-        runtime.jobs.shutdown()
+    assert asyncio.run(reload_then_speak()) > 0
     assert engine.loads == ["default", "default"]
 
 
 def chosen_during_a_swap(
-    base: Path, choose: Callable[[Runtime], Awaitable[str]]
+    served: Served, choose: Callable[[Runtime], Awaitable[str]]
 ) -> tuple[str, list[str]]:
     """`choose` comes in while a swap from default to other is held at its load: what it
     chose, and the loads the engine did."""
-    shutil.copytree(base / "models" / "default", base / "models" / "other")
-    served = make_server(GatedTTS, base)
     runtime, engine = served.runtime, served.engine
+    models = runtime.layout.models_dir
+    shutil.copytree(models / "default", models / "other")
 
     async def during_a_swap() -> str:
         await runtime.switch_model("default")
@@ -267,30 +272,31 @@ def chosen_during_a_swap(
         await swap
         return await chosen
 
-    try:
-        return asyncio.run(during_a_swap()), engine.loads
-    finally:
-        engine.open_all()
-        runtime.jobs.shutdown()
+    return asyncio.run(during_a_swap()), engine.loads
 
 
 def test_an_openai_name_during_a_load_waits_for_it_and_means_the_model_it_loads(
-    base: Path,
+    unserved: Served,
 ) -> None:
-    chosen = chosen_during_a_swap(base, lambda runtime: use_model(runtime, "tts-1", SPEECH_ALIASES))
-    assert chosen == ("other", ["default", "other"])
+    def alias(runtime: Runtime) -> Awaitable[str]:
+        return use_model(runtime, "tts-1", SPEECH_ALIASES)
+
+    assert chosen_during_a_swap(unserved, alias) == ("other", ["default", "other"])
 
 
 def test_a_wyoming_request_naming_no_model_during_a_swap_means_the_model_it_loads(
-    base: Path,
+    unserved: Served,
 ) -> None:
-    chosen = chosen_during_a_swap(base, lambda runtime: choose_model(runtime, None, None))
-    assert chosen == ("other", ["default", "other"])
+    def unnamed(runtime: Runtime) -> Awaitable[str]:
+        return choose_model(runtime, None, None)
+
+    assert chosen_during_a_swap(unserved, unnamed) == ("other", ["default", "other"])
 
 
-def test_a_load_whose_caller_is_cancelled_does_not_leave_the_engine_loading(base: Path) -> None:
-    served = make_server(GatedTTS, base)
-    runtime, engine = served.runtime, served.engine
+def test_a_load_whose_caller_is_cancelled_does_not_leave_the_engine_loading(
+    unserved: Served,
+) -> None:
+    runtime, engine = unserved.runtime, unserved.engine
 
     async def cancel_a_load() -> None:
         gate = engine.hold("load:default")
@@ -300,26 +306,22 @@ def test_a_load_whose_caller_is_cancelled_does_not_leave_the_engine_loading(base
         with pytest.raises(asyncio.CancelledError):
             await load
 
-    try:
-        asyncio.run(cancel_a_load())
-    finally:
-        engine.open_all()
-        runtime.jobs.shutdown()
+    asyncio.run(cancel_a_load())
     state = runtime.state
     assert (state.status, state.error) == ("error", "Loading default was cancelled")
 
 
-def test_a_load_waits_for_a_request_admitted_before_it_to_reach_its_job(base: Path) -> None:
+def test_a_load_waits_for_a_request_admitted_before_it_to_reach_its_job(
+    unserved: Served,
+) -> None:
     """A request admitted by processing() may still be decoding its upload; a load that comes
     meanwhile must not unload the model the request was admitted for."""
-    served = make_server(GatedTTS, base)
-    runtime, engine = served.runtime, served.engine
+    runtime, engine = unserved.runtime, unserved.engine
 
     async def decode_then_speak(decoded: asyncio.Event) -> int:
         async with runtime.processing():
             await decoded.wait()  # decoding the upload, say
-            request = SynthesisRequest(text="Hello.", language="en")
-            return sum([len(chunk.samples) async for chunk in runtime.synthesize(request)])
+            return await samples_spoken(runtime, "Hello.")
 
     async def load_during_a_decode() -> tuple[bool, int]:
         await runtime.switch_model("default")
@@ -335,10 +337,7 @@ def test_a_load_waits_for_a_request_admitted_before_it_to_reach_its_job(base: Pa
         samples, _ = await asyncio.gather(request, reload)
         return unloaded_meanwhile, samples
 
-    try:
-        unloaded_meanwhile, samples = asyncio.run(load_during_a_decode())
-    finally:
-        runtime.jobs.shutdown()
+    unloaded_meanwhile, samples = asyncio.run(load_during_a_decode())
     assert not unloaded_meanwhile and samples > 0
     assert engine.loads == ["default", "default"]
 

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Generic, TypeGuard, TypeVar
+from typing import Generic, TypeVar
 
 from ..store.linking import SIDECAR_SUFFIX
 from ..store.names import is_visible_name
@@ -81,17 +81,13 @@ def _stat(path: str, directory: int | None = None) -> _Stat | None:
 
 def _latest_change_ns(state: dict[str, object]) -> int:
     """The newest change time a fingerprint holds: ctime, which the kernel sets on every change
-    and no one can set back or ahead (an mtime copied by `cp -a` may lie in the future)."""
-    latest = 0
-    for value in state.values():  # a stat, or a model's (inode, is link, stat, *stats)
-        for part in [value] if _is_stat(value) else value if isinstance(value, tuple) else []:
-            if _is_stat(part):
-                latest = max(latest, part[_CTIME])
-    return latest
-
-
-def _is_stat(value: object) -> TypeGuard[_Stat]:
-    return isinstance(value, tuple) and all(type(item) is int for item in value)
+    and no one can set back or ahead (an mtime copied by `cp -a` may lie in the future). The
+    stats are external_models/'s under "" and, in a model's (inode, is link, *stats), the rest."""
+    stats = [state[""]]
+    for name, value in state.items():
+        if name and isinstance(value, tuple):  # a mirror's sidecar has True
+            stats.extend(value[2:])
+    return max((stat[_CTIME] for stat in stats if isinstance(stat, tuple)), default=0)
 
 
 def _subdirs(top: str) -> list[str]:
